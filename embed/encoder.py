@@ -1,0 +1,145 @@
+"""The sentence-transformers wrapper: prompts, batching, token counts and cache keys.
+
+Loading torch and the model costs seconds, so :class:`Encoder` defers it until a vector or a token
+count is actually needed: a rebuild over an unchanged corpus never loads the model at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embed.models import ModelError, ModelInfo, resolve_model
+
+
+class Encoder:
+    """Embeds queries and passages with one sentence-transformers model.
+
+    Vectors are float32 and L2-normalized, so inner product is cosine. Models that define
+    ``query``/``passage`` prompts (e5) get them; others embed raw text.
+
+    Args:
+        model_name: A sentence-transformers model name or local path.
+        cache_dir: Where the default model is installed.
+        threads: Torch intra-op threads; set deliberately, torch's default oversubscribes.
+    """
+
+    def __init__(self, model_name: str, cache_dir: Path, threads: int = 2) -> None:
+        self.name = model_name
+        self.threads = threads
+        self._target, self._known_checksum = resolve_model(model_name, cache_dir)
+
+    @cached_property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loaded on first use)."""
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(self.threads)
+        try:
+            model = SentenceTransformer(self._target, device="cpu")
+        except OSError as exc:
+            raise ModelError(
+                f"cannot load model {self.name!r}: {exc}. Without network access only the "
+                "default model or a local model folder can be used."
+            ) from exc
+        model.eval()
+        return model
+
+    def _folder_json(self, name: str) -> dict[str, Any] | None:
+        path = Path(self._target) / name
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else None
+
+    @cached_property
+    def checksum(self) -> str:
+        """SHA-256 of the model's weights (from its files when it came from a folder)."""
+        return self._known_checksum or _state_checksum(self.model)
+
+    @cached_property
+    def prompts(self) -> dict[str, str]:
+        """The model's ``query``/``passage`` prompts; empty for models without prompts."""
+        config = self._folder_json("config_sentence_transformers.json")
+        found = config.get("prompts", {}) if config is not None else self.model.prompts
+        return {k: str(v) for k, v in found.items() if k in {"query", "passage"}}
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """The longest input the model reads, prompt and special tokens included."""
+        for name, key in (
+            ("sentence_bert_config.json", "max_seq_length"),
+            ("tokenizer_config.json", "model_max_length"),
+        ):
+            config = self._folder_json(name)
+            # transformers writes a huge sentinel model_max_length when the limit is unknown.
+            if config is not None and 0 < int(config.get(key) or 0) < 100_000:
+                return int(config[key])
+        return int(self.model.max_seq_length)
+
+    @cached_property
+    def info(self) -> ModelInfo:
+        """Identity of the model, as recorded in an index manifest (loads the model)."""
+        dimension = self.model.get_embedding_dimension()
+        if dimension is None:
+            raise ModelError(f"model {self.name!r} does not report its embedding dimension")
+        return ModelInfo(self.name, self.checksum, int(dimension), self.prompts)
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        if "model" in self.__dict__:
+            return self.model.tokenizer
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self._target)
+
+    def _encode(
+        self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            prompt_name=prompt if prompt in self.prompts else None,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Embed search queries (with the ``query`` prompt when the model has one)."""
+        return self._encode(texts, "query", batch_size, progress=False)
+
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        """Embed passages with the ``passage`` prompt; sentence-transformers sorts by length."""
+        return self._encode(texts, "passage", batch_size, progress)
+
+    def count_tokens(self, text: str, prompt: str = "passage") -> int:
+        """Tokens the model sees for ``text``, prompt and special tokens included."""
+        full = self.prompts.get(prompt, "") + text
+        return len(self._tokenizer(full, add_special_tokens=True)["input_ids"])
+
+    def cache_key(self, text: str) -> str:
+        """Identity of a passage embedding: the model's checksum and the text it embeds."""
+        prefix = self.prompts.get("passage", "")
+        return hashlib.sha256(f"{self.checksum}\0{prefix}{text}".encode()).hexdigest()
+
+
+def _state_checksum(model: Any) -> str:
+    """Checksum of a hub model's weights, for models not loaded from a known folder."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
