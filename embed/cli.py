@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -156,7 +156,3 @@ def model_install(
         path = install_default_model(settings.model_cache, force=force)
     typer.echo(str(path))
 
-
-def register(command: Callable[..., None], name: str) -> None:
-    """Add a command defined by another package (the service adds ``serve``)."""
-    app.command(name)(command)
