@@ -155,4 +155,3 @@ def model_install(
     with _user_errors():
         path = install_default_model(settings.model_cache, force=force)
     typer.echo(str(path))
-

@@ -298,4 +298,18 @@ def resolve_model(name_or_path: str, cache_dir: Path) -> tuple[str, str | None]:
         return str(path), files_checksum(path)
     if path.suffix or name_or_path.startswith((".", "/", "~")):
         raise ModelError(f"model path {name_or_path!r} does not exist")
+    cached = _hub_cache_folder(name_or_path)
+    if cached is not None:
+        return str(cached), files_checksum(cached)
     return name_or_path, None
+
+
+def _hub_cache_folder(repo_id: str) -> Path | None:
+    """The local snapshot of a hub model, if the Hugging Face cache already holds one."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError):
+        return None

@@ -1,0 +1,171 @@
+"""rebuild-index: incremental embedding, skipped seeds, atomic swap, locking."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from filelock import FileLock
+
+from embed import store
+from embed.build import BuildError, rebuild_index
+from embed.encoder import Encoder
+from embed.search import ModelMismatchError, Searcher
+from embed.store import LOCK_FILE, StoreError, current_build, load_index
+
+NEW_PARAGRAPH = (
+    "\n\nThe participants also agreed to hold a joint counter-terrorism exercise on the shores "
+    "of Lake Issyk-Kul next spring, with observers from Mongolia.\n"
+)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, seeds_copy: Path, seed_vectors: Path) -> tuple[Path, Path]:
+    """A writable copy of the seeds and of their built index."""
+    seeds, vectors = tmp_path / "seeds", tmp_path / "vectors"
+    shutil.copytree(seeds_copy, seeds)
+    shutil.copytree(seed_vectors, vectors)
+    return seeds, vectors
+
+
+def test_cold_build_embeds_every_chunk(tmp_path: Path, seeds_copy: Path, encoder: Encoder) -> None:
+    summary = rebuild_index(seeds_copy, tmp_path / "v", encoder)
+    data = load_index(tmp_path / "v")
+    assert summary.documents == 5
+    assert summary.chunks == len(data.chunks) == data.index.ntotal
+    assert summary.embedded == summary.chunks and summary.reused == 0
+    assert summary.changed and summary.skipped == []
+    manifest = data.manifest
+    assert manifest["model"]["name"] == encoder.name
+    assert manifest["model"]["checksum"] == encoder.checksum
+    assert manifest["model"]["dimension"] == 384
+    assert manifest["model"]["prompts"] == {"query": "query: ", "passage": "passage: "}
+    assert manifest["index"]["type"] == "Flat"
+    assert manifest["counts"] == {"documents": 5, "chunks": summary.chunks}
+    assert set(manifest["languages"]) == {"en", "ru"}
+    assert np.allclose(np.linalg.norm(data.embeddings, axis=1), 1.0, atol=1e-4)
+
+
+def test_unchanged_corpus_embeds_nothing_and_keeps_the_build(
+    corpus: tuple[Path, Path], encoder: Encoder
+) -> None:
+    seeds, vectors = corpus
+    before = current_build(vectors)
+    summary = rebuild_index(seeds, vectors, encoder)
+    assert (summary.embedded, summary.changed) == (0, False)
+    assert summary.reused == summary.chunks
+    assert current_build(vectors) == before
+
+
+def test_editing_one_seed_embeds_only_its_new_paragraph(
+    corpus: tuple[Path, Path], encoder: Encoder
+) -> None:
+    seeds, vectors = corpus
+    old_chunks = len(load_index(vectors).chunks)
+    seed = seeds / "004_c2ed28fc8de17507.txt"
+    seed.write_text(seed.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
+    summary = rebuild_index(seeds, vectors, encoder)
+    assert summary.changed
+    assert summary.embedded == 1
+    assert summary.chunks == old_chunks + 1 and summary.reused == old_chunks
+    top = Searcher.load(vectors, encoder).search("учения на озере Иссык-Куль", k=1)[0]
+    assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
+
+
+def test_deleted_seed_leaves_the_index(corpus: tuple[Path, Path], encoder: Encoder) -> None:
+    seeds, vectors = corpus
+    (seeds / "003_49e06463a676a368.txt").unlink()
+    summary = rebuild_index(seeds, vectors, encoder)
+    data = load_index(vectors)
+    assert summary.documents == 4 and summary.embedded == 0
+    assert "003_49e06463a676a368" not in data.documents
+    assert all(c.chunk.doc_id != "003_49e06463a676a368" for c in data.chunks)
+
+
+def test_bad_seeds_are_skipped_by_name_and_the_rest_indexes(
+    corpus: tuple[Path, Path], encoder: Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    seeds, vectors = corpus
+    (seeds / "empty.txt").write_bytes(b"")
+    (seeds / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
+    (seeds / "latin1.txt").write_bytes("Совет безопасности".encode("cp1251"))
+    summary = rebuild_index(seeds, vectors, encoder)
+    skipped = {Path(item["source"]).name for item in summary.skipped}
+    assert skipped == {"empty.txt", "binary.txt", "latin1.txt"}
+    assert summary.documents == 5 and summary.embedded == 0
+    for name in skipped:
+        assert name in caplog.text
+
+
+def test_a_failed_write_leaves_the_previous_index_whole(
+    corpus: tuple[Path, Path], encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds, vectors = corpus
+    before = load_index(vectors)
+    query = encoder.encode_queries(["Bortnikov"])
+    expected = Searcher(before, encoder).search_vectors(query, k=5)
+    (seeds / "new.txt").write_text("A brand-new article about border security.", encoding="utf-8")
+
+    def crash(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        rebuild_index(seeds, vectors, encoder)
+    monkeypatch.undo()
+    after = load_index(vectors)
+    assert after.name == before.name
+    assert Searcher(after, encoder).search_vectors(query, k=5) == expected
+    assert not [p for p in (vectors / store.BUILDS).iterdir() if p.name.startswith(".")]
+    assert rebuild_index(seeds, vectors, encoder).documents == 6
+
+
+def test_a_second_rebuild_waits_for_the_lock_then_gives_up_clearly(
+    corpus: tuple[Path, Path], encoder: Encoder
+) -> None:
+    seeds, vectors = corpus
+    with FileLock(str(vectors / LOCK_FILE)), pytest.raises(BuildError, match="another rebuild"):
+        rebuild_index(seeds, vectors, encoder, wait=0.2)
+
+
+def test_missing_seeds_folder_is_a_build_error(tmp_path: Path, encoder: Encoder) -> None:
+    with pytest.raises(BuildError, match="does not exist"):
+        rebuild_index(tmp_path / "nope", tmp_path / "v", encoder)
+
+
+@pytest.mark.parametrize("victim", [store.INDEX_FILE, store.CHUNKS_FILE, store.MANIFEST])
+def test_a_corrupted_file_is_named_when_loading(corpus: tuple[Path, Path], victim: str) -> None:
+    _, vectors = corpus
+    build = current_build(vectors)
+    assert build is not None
+    path = build / victim
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(StoreError, match=victim.replace(".", r"\.")):
+        load_index(vectors)
+
+
+def test_an_index_from_another_model_is_refused(
+    corpus: tuple[Path, Path], encoder: Encoder
+) -> None:
+    _, vectors = corpus
+    data = load_index(vectors)
+    data.manifest["model"] = {**data.manifest["model"], "name": "other", "checksum": "0" * 64}
+    with pytest.raises(ModelMismatchError, match="built with model 'other'"):
+        Searcher(data, encoder)
+
+
+def test_no_index_yet_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="rebuild-index"):
+        load_index(tmp_path)
+
+
+def test_old_builds_are_pruned(corpus: tuple[Path, Path], encoder: Encoder) -> None:
+    seeds, vectors = corpus
+    for i in range(3):
+        (seeds / f"extra{i}.txt").write_text(f"Extra article number {i} on SCO.", encoding="utf-8")
+        rebuild_index(seeds, vectors, encoder)
+    builds = list((vectors / store.BUILDS).iterdir())
+    assert len(builds) == 2
+    assert current_build(vectors) in builds

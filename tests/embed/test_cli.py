@@ -1,0 +1,72 @@
+"""The ``xlsearch`` console script, run as users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from embed.store import LOCK_FILE
+
+XLSEARCH = str(Path(sys.executable).parent / "xlsearch")
+
+
+def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [XLSEARCH, *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+    )
+
+
+@pytest.fixture
+def vectors(tmp_path: Path, seed_vectors: Path) -> Path:
+    target = tmp_path / "vectors"
+    shutil.copytree(seed_vectors, target)
+    return target
+
+
+def test_rebuild_json_summary_for_scripts(seeds_copy: Path, vectors: Path) -> None:
+    done = run("rebuild-index", "--seeds", str(seeds_copy), "--vectors", str(vectors), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert set(summary) == {"documents", "chunks", "embedded", "reused", "skipped", "seconds"}
+    assert summary["documents"] == 5
+    assert summary["embedded"] == 0 and summary["reused"] == summary["chunks"] > 0
+    assert summary["skipped"] == []
+
+
+def test_rebuild_human_summary(seeds_copy: Path, vectors: Path) -> None:
+    done = run("rebuild-index", "--seeds", str(seeds_copy), "--vectors", str(vectors))
+    assert done.returncode == 0, done.stderr
+    assert "5 documents" in done.stdout and "0 embedded" in done.stdout
+    assert "index already up to date" in done.stdout
+
+
+def test_missing_seeds_folder_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    done = run("rebuild-index", "--seeds", str(tmp_path / "nope"), "--vectors", str(tmp_path))
+    assert done.returncode == 1
+    assert "error: seeds folder" in done.stderr and "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_concurrent_rebuild_exits_with_a_clear_message(seeds_copy: Path, vectors: Path) -> None:
+    with FileLock(str(vectors / LOCK_FILE)):
+        done = run("rebuild-index", "--seeds", str(seeds_copy), "--vectors", str(vectors))
+    assert done.returncode == 1
+    assert "another rebuild" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_search_without_an_index_says_what_to_run(tmp_path: Path) -> None:
+    done = run("search", "terrorism", "--vectors", str(tmp_path))
+    assert done.returncode == 1
+    assert "rebuild-index" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_empty_query_is_refused(tmp_path: Path) -> None:
+    done = run("search", "   ", "--vectors", str(tmp_path))
+    assert done.returncode == 1 and "query is empty" in done.stderr

@@ -1,0 +1,87 @@
+"""Cross-lingual retrieval over the seeds with the real model, in both directions."""
+
+from __future__ import annotations
+
+import pytest
+
+from embed.search import Searcher
+
+RU_ARTICLE = "001_5bcb32c10d9a48df"
+Case = tuple[str, str | None, str, int, str]
+
+# (English query, language filter, expected doc_id, expected paragraph, a phrase of that paragraph)
+EN_TO_RU: list[Case] = [
+    (
+        "Bortnikov thanked the president for the warm welcome and said the main topic was "
+        "countering international terrorism",
+        "ru", RU_ARTICLE, 11, "Бортников",
+    ),
+    (
+        "the CIS was created more than 30 years ago during serious geopolitical changes",
+        "ru", RU_ARTICLE, 3, "более 30 лет назад",
+    ),
+    # Said only in the Russian article: no English seed mentions the 2023-2027 programme.
+    (
+        "Kyrgyzstan adopted a state programme against extremism and terrorism for 2023-2027",
+        None, RU_ARTICLE, 7, "2023-2027",
+    ),
+]  # fmt: skip
+
+RU_TO_EN: list[Case] = [
+    (
+        "Центр по противодействию транснациональной организованной преступности в Бишкеке",
+        None, "004_c2ed28fc8de17507", 5, "Center for Combating Transnational Organized Crime",
+    ),
+    (
+        "Азербайджан на заседании представлял глава Службы государственной безопасности Али Нагиев",
+        None, "002_9319827ac0fa4145", 2, "Ali Nagiyev",
+    ),
+    (
+        "помощь афганскому народу в восстановлении государства",
+        None, "003_49e06463a676a368", 6, "all-round assistance",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "lang", "doc_id", "paragraph", "phrase"), EN_TO_RU + RU_TO_EN)
+def test_query_finds_the_paragraph_in_the_other_language(
+    searcher: Searcher, query: str, lang: str | None, doc_id: str, paragraph: int, phrase: str
+) -> None:
+    top = searcher.search(query, k=3, lang=lang)[0]
+    assert (top.chunk.doc_id, top.chunk.paragraph) == (doc_id, paragraph)
+    assert phrase in top.chunk.text
+    assert top.rank == 1
+    assert 0.0 < top.score <= 1.0
+
+
+def test_language_filter_keeps_only_that_language(searcher: Searcher) -> None:
+    results = searcher.search("security cooperation", k=10, lang="ru")
+    assert len(results) == 10
+    assert {r.chunk.lang for r in results} == {"ru"}
+    assert [r.rank for r in results] == list(range(1, 11))
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_k_larger_than_the_index_returns_everything_once(searcher: Searcher) -> None:
+    results = searcher.search("terrorism", k=100)
+    assert len(results) == len(searcher)
+    assert len({(r.chunk.doc_id, r.chunk.paragraph, r.chunk.part) for r in results}) == len(
+        searcher
+    )
+
+
+def test_batch_equals_single_queries(searcher: Searcher) -> None:
+    queries = ["Afghanistan", "Бишкек"]
+    batch = searcher.search_batch(queries, k=3)
+    for query, results in zip(queries, batch, strict=True):
+        single = searcher.search(query, k=3)
+        assert [r.chunk for r in results] == [r.chunk for r in single]
+        assert [r.score for r in results] == pytest.approx([r.score for r in single], abs=1e-4)
+
+
+def test_result_offsets_point_into_the_source_text(searcher: Searcher) -> None:
+    for result in searcher.search("Japarov", k=10):
+        chunk = result.chunk
+        source = searcher.data.documents[chunk.doc_id]["text"]
+        first_word = chunk.text.split()[0]
+        assert source[chunk.start : chunk.end].lstrip().startswith(first_word)
