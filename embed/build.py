@@ -18,11 +18,14 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from embed.chunking import chunk_document
+from embed.alignment import align_parallel
+from embed.chunking import chunk_document, sentence_spans
 from embed.documents import Document, SeedError, discover_seeds, read_document
-from embed.encoder import Encoder
+from embed.encoder import Encoder, TextEncoder
 from embed.index_types import build_faiss_index
+from embed.lexical import LEXICAL_DIR, LexicalIndex
 from embed.store import (
+    EMBEDDINGS,
     LOCK_FILE,
     IndexData,
     StoredChunk,
@@ -77,11 +80,69 @@ def _previous(vectors_dir: Path, encoder: Encoder) -> IndexData | None:
     return data
 
 
+def _second_info(second: TextEncoder | None) -> dict[str, Any] | None:
+    if second is None:
+        return None
+    return {"name": second.name, "checksum": second.checksum, "dimension": second.dimension}
+
+
+def _sentence_table(chunks: list[StoredChunk]) -> tuple[np.ndarray, list[str]]:
+    """``(chunk row, begin, end)`` of every sentence of every chunk, and the sentence texts."""
+    spans = [
+        (row, begin, end)
+        for row, stored in enumerate(chunks)
+        for begin, end in sentence_spans(stored.chunk.text)
+    ]
+    table = np.asarray(spans, dtype=np.int32).reshape(-1, 3)
+    texts = [chunks[row].chunk.text[begin:end] for row, begin, end in spans]
+    return table, texts
+
+
+def _cache_from(
+    previous: IndexData | None, encoder: TextEncoder, chunk_array: str, sentence_array: str
+) -> dict[str, np.ndarray]:
+    """Vectors of the previous build by cache key, for one encoder."""
+    if previous is None or chunk_array not in previous.arrays:
+        return {}
+    texts = [stored.chunk.text for stored in previous.chunks]
+    vectors = list(previous.arrays[chunk_array])
+    if sentence_array in previous.arrays and "sentence_spans" in previous.arrays:
+        texts += [texts[row][b:e] for row, b, e in previous.arrays["sentence_spans"]]
+        vectors += list(previous.arrays[sentence_array])
+    return {encoder.cache_key(t): v for t, v in zip(texts, vectors, strict=True)}
+
+
+def _embed(
+    encoder: TextEncoder,
+    texts: list[str],
+    cache: dict[str, np.ndarray],
+    batch_size: int,
+    progress: bool,
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, embedding only those not in ``cache`` (which is updated).
+
+    Returns:
+        The ``(len(texts), dim)`` matrix and how many of ``texts`` were not cached.
+    """
+    keys = [encoder.cache_key(t) for t in texts]
+    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in cache}
+    if missing:
+        fresh = encoder.encode_passages(
+            list(missing.values()), batch_size=batch_size, progress=progress
+        )
+        cache.update(zip(missing, fresh, strict=True))
+    if not keys:
+        return np.zeros((0, encoder.dimension), dtype=np.float32), 0
+    uncached = sum(key in missing for key in keys)
+    return np.stack([cache[key] for key in keys]).astype(np.float32), uncached
+
+
 def rebuild_index(
     seeds_dir: Path,
     vectors_dir: Path,
     encoder: Encoder,
     *,
+    second: TextEncoder | None = None,
     batch_size: int = 32,
     progress: bool = False,
     wait: float = 0.0,
@@ -92,6 +153,7 @@ def rebuild_index(
         seeds_dir: The corpus folder.
         vectors_dir: The index folder (created if missing).
         encoder: The model to embed with.
+        second: A second encoder whose vectors the ranking fuses in, if enabled.
         batch_size: Passages per encode batch.
         progress: Show a progress bar while embedding.
         wait: Seconds to wait for another rebuild's lock before giving up.
@@ -112,7 +174,7 @@ def rebuild_index(
     except Timeout as exc:
         raise BuildError(f"another rebuild of {vectors_dir} is running; try again later") from exc
     try:
-        summary = _rebuild_locked(seeds_dir, vectors_dir, encoder, batch_size, progress)
+        summary = _rebuild_locked(seeds_dir, vectors_dir, encoder, second, batch_size, progress)
         prune_builds(vectors_dir)
     finally:
         lock.release()
@@ -121,7 +183,12 @@ def rebuild_index(
 
 
 def _rebuild_locked(
-    seeds_dir: Path, vectors_dir: Path, encoder: Encoder, batch_size: int, progress: bool
+    seeds_dir: Path,
+    vectors_dir: Path,
+    encoder: Encoder,
+    second: TextEncoder | None,
+    batch_size: int,
+    progress: bool,
 ) -> BuildSummary:
     scan = discover_seeds(seeds_dir)
     skipped = [{"source": str(p), "reason": reason} for p, reason in scan.skipped]
@@ -138,14 +205,10 @@ def _rebuild_locked(
     chunking = {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens}
     old_docs: dict[str, dict[str, Any]] = {}
     old_chunks: dict[str, list[StoredChunk]] = {}
-    cached: dict[str, np.ndarray] = {}
-    if previous is not None:
-        for row, stored in enumerate(previous.chunks):
-            cached[stored.key] = previous.embeddings[row]
-        if previous.manifest.get("chunking") == chunking:
-            old_docs = previous.documents
-            for stored in previous.chunks:
-                old_chunks.setdefault(stored.chunk.doc_id, []).append(stored)
+    if previous is not None and previous.manifest.get("chunking") == chunking:
+        old_docs = previous.documents
+        for stored in previous.chunks:
+            old_chunks.setdefault(stored.chunk.doc_id, []).append(stored)
 
     records: dict[str, dict[str, Any]] = {}
     chunks: list[StoredChunk] = []
@@ -159,44 +222,63 @@ def _rebuild_locked(
         for chunk in chunk_document(doc, encoder.count_tokens, encoder.max_tokens):
             chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
+    second_info = _second_info(second)
     unchanged = (
         previous is not None
         and records == old_docs
         and [c.key for c in chunks] == [c.key for c in previous.chunks]
+        and previous.manifest.get("second_model") == second_info
     )
     if unchanged:
         return BuildSummary(len(documents), len(chunks), 0, len(chunks), skipped)
 
-    missing = sorted({c.key: c.chunk.text for c in chunks if c.key not in cached}.items())
-    if missing:
-        fresh = encoder.encode_passages(
-            [text for _, text in missing], batch_size=batch_size, progress=progress
+    chunk_texts = [c.chunk.text for c in chunks]
+    spans, sentence_texts = _sentence_table(chunks)
+    cache = _cache_from(previous, encoder, EMBEDDINGS, "sentence_embeddings")
+    matrix, embedded = _embed(encoder, chunk_texts, cache, batch_size, progress)
+    arrays = {
+        EMBEDDINGS: matrix,
+        "sentence_spans": spans,
+        "sentence_embeddings": _embed(encoder, sentence_texts, cache, batch_size, progress)[0],
+    }
+    if second is not None:
+        reuse = (
+            previous
+            if (previous and previous.manifest.get("second_model") == second_info)
+            else None
         )
-        cached.update(zip((key for key, _ in missing), fresh, strict=True))
-    dimension = encoder.info.dimension
-    matrix = (
-        np.stack([cached[c.key] for c in chunks]).astype(np.float32)
-        if chunks
-        else np.zeros((0, dimension), dtype=np.float32)
-    )
+        cache2 = _cache_from(reuse, second, "second_embeddings", "second_sentence_embeddings")
+        arrays["second_embeddings"] = _embed(second, chunk_texts, cache2, batch_size, progress)[0]
+        arrays["second_sentence_embeddings"] = _embed(
+            second, sentence_texts, cache2, batch_size, progress
+        )[0]
+
     index, index_spec = build_faiss_index(matrix)
-    languages = sorted({c.chunk.lang for c in chunks})
+    extra = [arrays["second_embeddings"]] if second is not None else []
+    translations = align_parallel([c.chunk.lang for c in chunks], index, matrix, extra)
+    lexical = LexicalIndex.build(chunk_texts)
     manifest = {
         "model": encoder.info.to_dict(),
+        "second_model": second_info,
         "index": index_spec,
         "chunking": chunking,
-        "counts": {"documents": len(documents), "chunks": len(chunks)},
-        "languages": languages,
+        "counts": {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "sentences": len(sentence_texts),
+        },
+        "languages": sorted({c.chunk.lang for c in chunks}),
     }
     build = write_build(
         vectors_dir,
         index=index,
-        embeddings=matrix,
+        arrays=arrays,
         chunks=chunks,
         documents=records,
         manifest=manifest,
+        tables={"translations": translations},
+        writers={LEXICAL_DIR: lexical.save},
     )
-    embedded = len(missing)
     return BuildSummary(
         len(documents), len(chunks), embedded, len(chunks) - embedded, skipped,
         changed=True, build=build.name,

@@ -12,7 +12,7 @@ from embed.documents import Document
 from embed.language import detect_language
 from embed.layout import Paragraph, parse_layout
 
-__all__ = ["Chunk", "chunk_document", "split_text"]
+__all__ = ["Chunk", "chunk_document", "sentence_spans", "split_text"]
 
 _WORD = re.compile(r"\S+")
 
@@ -118,8 +118,19 @@ def split_text(
         return []
     if count_tokens(text) <= max_tokens:
         return [(0, len(text))]
-    sentences = [(s.start, s.stop) for s in sentenize(text) if s.text.strip()]
-    return list(_pack(text, sentences, count_tokens, max_tokens, _split_sentence))
+    return list(_pack(text, sentence_spans(text), count_tokens, max_tokens, _split_sentence))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(begin, end)`` of each sentence of ``text`` (razdel's segmentation, Russian and English).
+
+    Args:
+        text: Any text.
+
+    Returns:
+        Index pairs into ``text``, in order, for every non-blank sentence.
+    """
+    return [(s.start, s.stop) for s in sentenize(text) if s.text.strip()]
 
 
 def _split_sentence(

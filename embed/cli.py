@@ -7,8 +7,9 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -16,6 +17,12 @@ from embed.build import BuildError, BuildSummary, rebuild_index
 from embed.config import EmbedSettings
 from embed.models import ModelError, install_default_model
 from embed.store import StoreError
+
+if TYPE_CHECKING:
+    from embed.evaluation import LabelledQuery, SetScore
+
+# The hand-written seeds query set (both directions), relative to the repository root.
+DEFAULT_SEED_QUERIES = Path("bench/queries/seeds.jsonl")
 
 app = typer.Typer(
     help="Cross-language semantic search over a news corpus.",
@@ -82,13 +89,14 @@ def _print_summary(summary: BuildSummary, vectors: Path, as_json: bool) -> None:
 
 def run_rebuild(settings: EmbedSettings, *, progress: bool, wait: float = 0.0) -> BuildSummary:
     """Rebuild the index described by ``settings`` (shared by ``rebuild-index`` and ``serve``)."""
-    from embed.encoder import Encoder
+    from embed.encoder import load_encoders
 
-    encoder = Encoder(settings.model, settings.model_cache, settings.threads)
+    encoder, second = load_encoders(settings)
     return rebuild_index(
         settings.seeds_dir,
         settings.vectors_dir,
         encoder,
+        second=second,
         batch_size=settings.batch_size,
         progress=progress,
         wait=wait,
@@ -129,19 +137,110 @@ def search(
         _fail("the query is empty")
     settings = _settings(vectors_dir=vectors, model=model)
     with _user_errors():
-        from embed.encoder import Encoder
+        from embed.encoder import load_encoders
         from embed.search import Searcher
 
-        encoder = Encoder(settings.model, settings.model_cache, settings.threads)
-        results = Searcher.load(settings.vectors_dir, encoder).search(query, k=k, lang=lang)
+        encoder, second = load_encoders(settings)
+        searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
+        results = searcher.search(query, k=k, lang=lang)
     if as_json:
-        rows = [{"rank": r.rank, "score": r.score, **r.chunk.__dict__} for r in results]
+        rows = [
+            {"rank": r.rank, "score": r.score, "scores": r.scores, **r.chunk.__dict__}
+            for r in results
+        ]
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     for r in results:
         where = f"{r.chunk.doc_id}#p{r.chunk.paragraph}"
         typer.echo(f"{r.rank:>2}. {r.score:.3f} [{r.chunk.lang}] {where}  {r.chunk.title}")
         typer.echo(f"    {r.chunk.text[:300]}")
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    """Rows of equal keys as a Markdown table (readable in a terminal and in RESULTS.md)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+@app.command("eval")
+def eval_command(
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="seeds, xquad, tatoeba, or a .jsonl query file (repeatable; default: all).",
+        ),
+    ] = None,
+    seeds: SeedsOpt = None,
+    vectors: VectorsOpt = None,
+    data: Annotated[Path, typer.Option(help="Folder with xquad-dev/ and tatoeba/.")] = Path(
+        "../shared/data"
+    ),
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where benchmark indexes are cached.")
+    ] = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Measure hit@1, hit@5, MRR@10 and nDCG@10 per query set and direction."""
+    _setup_logging(verbose)
+    settings = _settings(seeds_dir=seeds, vectors_dir=vectors)
+    chosen = sets or ["seeds", "xquad", "tatoeba"]
+    with _user_errors():
+        scores = run_eval(settings, chosen, data, workdir or settings.model_cache.parent / "eval")
+    rows = [{k: v for k, v in asdict(score).items() if k != "misses"} for score in scores]
+    if as_json:
+        typer.echo(json.dumps([asdict(score) for score in scores], ensure_ascii=False))
+        return
+    typer.echo(format_table(rows))
+    for score in scores:
+        for miss in score.misses[:5]:
+            typer.echo(f"  not at rank 1 ({score.name} {score.direction}): {miss}", err=True)
+
+
+def run_eval(settings: EmbedSettings, sets: list[str], data: Path, workdir: Path) -> list[SetScore]:
+    """Evaluate the named query sets with the configured models and ranking."""
+    from embed.encoder import load_encoders
+    from embed.evaluation import BENCHMARKS, QuerySet, benchmark_searcher, evaluate, read_jsonl
+    from embed.search import Searcher
+
+    encoder, second = load_encoders(settings)
+    scores = []
+    for name in sets:
+        if name in BENCHMARKS:
+            if not data.is_dir():
+                raise BuildError(f"benchmark data folder {data} not found (use --data)")
+            for bench in BENCHMARKS[name](data):
+                searcher, _ = benchmark_searcher(bench, workdir, encoder, second, settings.ranking)
+                scores.append(evaluate(searcher, bench.query_set))
+            continue
+        path = DEFAULT_SEED_QUERIES if name == "seeds" else Path(name)
+        if not path.is_file():
+            raise BuildError(f"query set {name!r}: no such file {path}")
+        try:
+            queries = read_jsonl(path)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from exc
+        rebuild_index(settings.seeds_dir, settings.vectors_dir, encoder, second=second)
+        searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
+        for direction, group in _by_direction(queries).items():
+            scores.append(evaluate(searcher, QuerySet(path.stem, direction, group)))
+    return scores
+
+
+def _by_direction(queries: list[LabelledQuery]) -> dict[str, list[LabelledQuery]]:
+    groups: dict[str, list[LabelledQuery]] = {}
+    for query in queries:
+        # Short queries defeat statistical language ID; the script is what tells the direction.
+        cyrillic = sum("\u0400" <= ch <= "\u04ff" for ch in query.query)
+        source = "ru" if cyrillic > len(query.query) / 3 else "en"
+        direction = f"{source}->{query.lang or 'any'}"
+        groups.setdefault(direction, []).append(query)
+    return dict(sorted(groups.items()))
 
 
 @model_app.command("install")

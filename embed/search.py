@@ -1,20 +1,38 @@
-"""Searcher: a loaded index plus the model that built it, answering ranked queries."""
+"""Searcher: a loaded index plus the models that built it, answering ranked queries.
+
+A query is embedded, FAISS returns the nearest chunks as candidates, and the candidates are
+re-scored by every enabled channel (see :mod:`embed.ranking`): the chunk vector, the chunk's
+best-matching sentence, the same two with the second encoder, and BM25 over a script-neutral
+form of the text. The fused score orders the results; each result keeps its per-channel scores,
+the offsets of its best-matching sentence and its parallel passages in other languages.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embed.chunking import Chunk
-from embed.encoder import Encoder
+from embed.encoder import Encoder, TextEncoder
+from embed.lexical import LEXICAL_DIR, LexicalIndex
+from embed.ranking import (
+    DENSE,
+    DENSE_SENTENCE,
+    LEXICAL,
+    SECOND,
+    SECOND_SENTENCE,
+    RankingConfig,
+    fuse,
+)
 from embed.store import IndexData, StoreError, load_index
 
-# With a language filter, look this many times deeper than k before filtering, so that a
-# language holding a minority of the passages still fills the page.
+# With a language filter, look this many times deeper before filtering, so that a language
+# holding a minority of the passages still fills the candidate list.
 _FILTER_DEPTH = 8
 
 
@@ -23,18 +41,48 @@ class ModelMismatchError(StoreError):
 
 
 @dataclass(frozen=True)
+class Translation:
+    """A passage in another language that says the same thing.
+
+    Attributes:
+        chunk: The counterpart passage.
+        score: Mean cosine between the two passages over the encoders.
+    """
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """One ranked passage.
 
     Attributes:
         rank: 1-based position in the result list.
-        score: Cosine similarity between query and passage.
+        score: The fused ranking score (a weighted sum of per-channel z-scores, or of RRF
+            scores); comparable within one result list only.
         chunk: The passage and its metadata.
+        scores: Raw score per channel (cosines for dense channels, BM25 for ``lexical``).
+        highlights: ``(begin, end)`` offsets in ``chunk.text`` of the best-matching sentence.
+        translations: Parallel passages in other languages.
     """
 
     rank: int
     score: float
     chunk: Chunk
+    scores: dict[str, float] = field(default_factory=dict)
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    translations: list[Translation] = field(default_factory=list)
+
+
+def _check_model(data: IndexData, key: str, encoder: TextEncoder) -> None:
+    recorded = data.manifest.get(key) or {}
+    if recorded.get("checksum") != encoder.checksum:
+        raise ModelMismatchError(
+            f"index {data.path} was built with model {recorded.get('name')!r} "
+            f"(checksum {str(recorded.get('checksum'))[:12]}), not with {encoder.name!r} "
+            f"(checksum {encoder.checksum[:12]}); rebuild the index or use that model"
+        )
 
 
 class Searcher:
@@ -42,29 +90,48 @@ class Searcher:
 
     Args:
         data: A loaded build (see :func:`embed.store.load_index`).
-        encoder: The model; its checksum must match the one recorded in the build.
+        encoder: The primary model; its checksum must match the one recorded in the build.
+        second: The second encoder, if the build has its vectors and the ranking uses it.
+        ranking: Candidate depth, fusion method and channel weights.
 
     Raises:
-        ModelMismatchError: If ``encoder`` is not the model that built ``data``.
+        ModelMismatchError: If an encoder is not the model that built ``data``.
     """
 
-    def __init__(self, data: IndexData, encoder: Encoder) -> None:
-        recorded = data.manifest.get("model", {})
-        if recorded.get("checksum") != encoder.checksum:
-            raise ModelMismatchError(
-                f"index {data.path} was built with model {recorded.get('name')!r} "
-                f"(checksum {str(recorded.get('checksum'))[:12]}), not with {encoder.name!r} "
-                f"(checksum {encoder.checksum[:12]}); rebuild the index or use that model"
-            )
+    def __init__(
+        self,
+        data: IndexData,
+        encoder: Encoder,
+        second: TextEncoder | None = None,
+        ranking: RankingConfig | None = None,
+    ) -> None:
+        _check_model(data, "model", encoder)
+        if second is not None and "second_embeddings" in data.arrays:
+            _check_model(data, "second_model", second)
+        else:
+            second = None
         self.data = data
         self.encoder = encoder
+        self.second = second
+        self.ranking = ranking or RankingConfig()
         self.languages: frozenset[str] = frozenset(c.chunk.lang for c in data.chunks)
         self._lang_of = np.array([c.chunk.lang for c in data.chunks], dtype=object)
+        spans = data.arrays.get("sentence_spans", np.zeros((0, 3), dtype=np.int32))
+        # Sentences are stored grouped by chunk row: [first[row], first[row + 1]) are row's.
+        self._spans = spans
+        self._first = np.searchsorted(spans[:, 0], np.arange(len(data.chunks) + 1))
+        self._translations: list[list[list[float]]] = data.tables.get("translations", [])
 
     @classmethod
-    def load(cls, vectors_dir: Path, encoder: Encoder) -> Searcher:
-        """Load the live index of ``vectors_dir`` and check it against ``encoder``."""
-        return cls(load_index(vectors_dir), encoder)
+    def load(
+        cls,
+        vectors_dir: Path,
+        encoder: Encoder,
+        second: TextEncoder | None = None,
+        ranking: RankingConfig | None = None,
+    ) -> Searcher:
+        """Load the live index of ``vectors_dir`` and check it against the encoders."""
+        return cls(load_index(vectors_dir), encoder, second, ranking)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -72,6 +139,14 @@ class Searcher:
 
     def __len__(self) -> int:
         return len(self.data.chunks)
+
+    @cached_property
+    def _lexical(self) -> LexicalIndex | None:
+        folder = self.data.path / LEXICAL_DIR
+        return LexicalIndex.load(folder) if folder.is_dir() else None
+
+    def _weight(self, channel: str) -> float:
+        return self.ranking.weights.get(channel, 0.0)
 
     def search(self, query: str, k: int = 10, lang: str | None = None) -> list[SearchResult]:
         """Rank passages for one query.
@@ -89,37 +164,125 @@ class Searcher:
     def search_batch(
         self, queries: Sequence[str], k: int = 10, lang: str | None = None
     ) -> list[list[SearchResult]]:
-        """Rank passages for several queries, embedding them in one batch."""
+        """Rank passages for several queries, embedding them in one batch per encoder."""
+        queries = list(queries)
         vectors = self.encoder.encode_queries(queries)
-        return self.search_vectors(vectors, k=k, lang=lang)
+        second = None
+        if self.second is not None and (self._weight(SECOND) or self._weight(SECOND_SENTENCE)):
+            second = self.second.encode_queries(queries)
+        return self.search_vectors(vectors, k=k, lang=lang, queries=queries, second=second)
 
     def search_vectors(
-        self, vectors: np.ndarray, k: int = 10, lang: str | None = None
+        self,
+        vectors: np.ndarray,
+        k: int = 10,
+        lang: str | None = None,
+        queries: Sequence[str] | None = None,
+        second: np.ndarray | None = None,
     ) -> list[list[SearchResult]]:
-        """Rank passages for query vectors that are already embedded."""
+        """Rank passages for queries already embedded.
+
+        Args:
+            vectors: Primary-encoder query vectors.
+            k: Results per query.
+            lang: Language filter.
+            queries: The query texts, for the lexical channel (skipped when ``None``).
+            second: Second-encoder query vectors, for its channels (skipped when ``None``).
+        """
         total = len(self.data.chunks)
         if total == 0 or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        depth = min(total, k * _FILTER_DEPTH if lang else k)
+        wanted = max(k, self.ranking.candidates)
+        depth = min(total, wanted * _FILTER_DEPTH if lang else wanted)
         scores, ids = self.data.index.search(vectors, depth)
-        results = [self._pick(s, i, k, lang) for s, i in zip(scores, ids, strict=True)]
-        for row, picked in enumerate(results):
-            if lang and len(picked) < k and depth < total:
-                # A rare language: scan everything rather than return a short page.
+        results = []
+        for row in range(len(vectors)):
+            rows, dense = self._candidates(scores[row], ids[row], lang, wanted)
+            if lang and len(rows) < wanted and depth < total:
+                # A rare language: scan everything rather than miss candidates.
                 full_scores, full_ids = self.data.index.search(vectors[row : row + 1], total)
-                results[row] = self._pick(full_scores[0], full_ids[0], k, lang)
+                rows, dense = self._candidates(full_scores[0], full_ids[0], lang, wanted)
+            query = queries[row] if queries is not None else None
+            query2 = second[row] if second is not None else None
+            results.append(self._rank(rows, dense, vectors[row], query, query2, k))
         return results
 
-    def _pick(
-        self, scores: np.ndarray, ids: np.ndarray, k: int, lang: str | None
+    def _candidates(
+        self, scores: np.ndarray, ids: np.ndarray, lang: str | None, wanted: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        keep = ids >= 0
+        if lang:
+            keep &= self._lang_of[np.maximum(ids, 0)] == lang
+        return ids[keep][:wanted], scores[keep][:wanted]
+
+    def _best_sentence(
+        self, rows: np.ndarray, query: np.ndarray, array: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each candidate row: the best cosine over its sentences, and that sentence."""
+        starts, stops = self._first[rows], self._first[rows + 1]
+        sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+        sims = self.data.arrays[array][sentence_ids] @ query
+        offsets = np.concatenate([[0], np.cumsum(stops - starts)[:-1]])
+        best = np.maximum.reduceat(sims, offsets)
+        where = np.array(
+            [starts[i] + int(np.argmax(sims[o : o + (stops[i] - starts[i])]))
+             for i, o in enumerate(offsets)]
+        )  # fmt: skip
+        return best, where
+
+    def _rank(
+        self,
+        rows: np.ndarray,
+        dense: np.ndarray,
+        query: np.ndarray,
+        text: str | None,
+        query2: np.ndarray | None,
+        k: int,
     ) -> list[SearchResult]:
-        picked: list[SearchResult] = []
-        for score, idx in zip(scores, ids, strict=True):
-            if idx < 0 or (lang and self._lang_of[idx] != lang):
-                continue
-            chunk = self.data.chunks[int(idx)].chunk
-            picked.append(SearchResult(len(picked) + 1, float(score), chunk))
-            if len(picked) == k:
-                break
-        return picked
+        if not len(rows):
+            return []
+        channels: dict[str, np.ndarray] = {DENSE: dense}
+        has_sentences = "sentence_embeddings" in self.data.arrays and bool(
+            np.all(self._first[rows + 1] > self._first[rows])
+        )
+        best_sentence = np.full(len(rows), -1)
+        if has_sentences:
+            best, best_sentence = self._best_sentence(rows, query, "sentence_embeddings")
+            if self._weight(DENSE_SENTENCE):
+                channels[DENSE_SENTENCE] = best
+        if query2 is not None:
+            channels[SECOND] = self.data.arrays["second_embeddings"][rows] @ query2
+            if has_sentences and self._weight(SECOND_SENTENCE):
+                channels[SECOND_SENTENCE] = self._best_sentence(
+                    rows, query2, "second_sentence_embeddings"
+                )[0]
+        if text is not None and self._weight(LEXICAL) and self._lexical is not None:
+            channels[LEXICAL] = self._lexical.scores(text)[rows]
+        fused = fuse(channels, self.ranking.weights, self.ranking.fusion)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            SearchResult(
+                rank=rank,
+                score=round(float(fused[i]), 6),
+                chunk=self.data.chunks[int(rows[i])].chunk,
+                scores={name: round(float(values[i]), 6) for name, values in channels.items()},
+                highlights=self._highlight(int(best_sentence[i])),
+                translations=self._counterparts(int(rows[i])),
+            )
+            for rank, i in enumerate(order, start=1)
+        ]
+
+    def _highlight(self, sentence: int) -> list[tuple[int, int]]:
+        if sentence < 0:
+            return []
+        _, begin, end = self._spans[sentence]
+        return [(int(begin), int(end))]
+
+    def _counterparts(self, row: int) -> list[Translation]:
+        if row >= len(self._translations):
+            return []
+        return [
+            Translation(self.data.chunks[int(other)].chunk, float(score))
+            for other, score in self._translations[row]
+        ]

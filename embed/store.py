@@ -4,8 +4,9 @@
 
     vectors/
       CURRENT                  name of the live build (replaced atomically)
-      builds/<build>/          manifest.json, index.faiss, embeddings.npy,
-                               chunks.jsonl, documents.json
+      builds/<build>/          manifest.json, index.faiss, chunks.jsonl, documents.json,
+                               <array>.npy (embeddings, sentence spans and vectors, ...),
+                               <table>.json (translations), bm25/ (lexical index)
       .rebuild.lock            held while a rebuild runs
 
 A build is written into ``builds/.tmp-<build>/``, flushed to disk, renamed, and only then named in
@@ -21,6 +22,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +37,7 @@ CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
 INDEX_FILE = "index.faiss"
-EMBEDDINGS_FILE = "embeddings.npy"
+EMBEDDINGS = "embeddings"
 CHUNKS_FILE = "chunks.jsonl"
 DOCUMENTS_FILE = "documents.json"
 LOCK_FILE = ".rebuild.lock"
@@ -62,9 +64,15 @@ class IndexData:
     path: Path
     manifest: dict[str, Any]
     index: Any  # faiss.Index; faiss ships no type stubs
-    embeddings: np.ndarray
+    arrays: dict[str, np.ndarray]
+    tables: dict[str, Any]
     chunks: list[StoredChunk]
     documents: dict[str, dict[str, Any]]
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """The primary model's chunk vectors; row ``i`` belongs to ``chunks[i]``."""
+        return self.arrays[EMBEDDINGS]
 
 
 def _sha256_file(path: Path) -> str:
@@ -140,9 +148,19 @@ def load_index(vectors_dir: Path) -> IndexData:
     if build is None:
         raise StoreError(f"no index in {vectors_dir}: run `xlsearch rebuild-index` first")
     manifest = read_manifest(build)
+    top_level = [name for name in manifest["files"] if "/" not in name]
     try:
         index = faiss.read_index(str(build / INDEX_FILE))
-        embeddings = np.load(build / EMBEDDINGS_FILE, allow_pickle=False)
+        arrays = {
+            name.removesuffix(".npy"): np.load(build / name, allow_pickle=False)
+            for name in top_level
+            if name.endswith(".npy")
+        }
+        tables = {
+            name.removesuffix(".json"): json.loads((build / name).read_text(encoding="utf-8"))
+            for name in top_level
+            if name.endswith(".json") and name != DOCUMENTS_FILE
+        }
         chunks = [
             StoredChunk(chunk=Chunk(**record["chunk"]), key=record["key"])
             for record in map(json.loads, (build / CHUNKS_FILE).read_text("utf-8").splitlines())
@@ -150,29 +168,35 @@ def load_index(vectors_dir: Path) -> IndexData:
         documents = json.loads((build / DOCUMENTS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise StoreError(f"build {build} cannot be read: {exc}") from exc
-    if index.ntotal != len(chunks) or embeddings.shape[0] != len(chunks):
+    if EMBEDDINGS not in arrays:
+        raise StoreError(f"build {build} has no {EMBEDDINGS}.npy")
+    if index.ntotal != len(chunks) or arrays[EMBEDDINGS].shape[0] != len(chunks):
         raise StoreError(f"build {build} is inconsistent: index, embeddings and chunks differ")
-    return IndexData(build.name, build, manifest, index, embeddings, chunks, documents)
+    return IndexData(build.name, build, manifest, index, arrays, tables, chunks, documents)
 
 
 def write_build(
     vectors_dir: Path,
     *,
     index: Any,
-    embeddings: np.ndarray,
+    arrays: Mapping[str, np.ndarray],
     chunks: list[StoredChunk],
     documents: dict[str, dict[str, Any]],
     manifest: dict[str, Any],
+    tables: Mapping[str, Any] | None = None,
+    writers: Mapping[str, Callable[[Path], None]] | None = None,
 ) -> Path:
     """Write a new build and make it live atomically.
 
     Args:
         vectors_dir: The index folder.
-        index: The FAISS index over ``embeddings``.
-        embeddings: Row ``i`` is the vector of ``chunks[i]``.
+        index: The FAISS index over ``arrays["embeddings"]``.
+        arrays: Saved as ``<name>.npy``; ``embeddings`` row ``i`` is the vector of ``chunks[i]``.
         chunks: The chunk table.
         documents: Document records by ``doc_id``.
         manifest: Manifest fields; ``format``, ``build``, ``built_at`` and ``files`` are added.
+        tables: JSON-serialisable data saved as ``<name>.json``.
+        writers: Callables that write their own file or folder at ``build/<name>``.
 
     Returns:
         The new live build folder.
@@ -186,24 +210,30 @@ def write_build(
     staging.mkdir()
     try:
         faiss.write_index(index, str(staging / INDEX_FILE))
-        with (staging / EMBEDDINGS_FILE).open("wb") as handle:
-            np.save(handle, np.ascontiguousarray(embeddings, dtype=np.float32))
-            handle.flush()
-            os.fsync(handle.fileno())
+        for array_name, array in arrays.items():
+            with (staging / f"{array_name}.npy").open("wb") as handle:
+                np.save(handle, np.ascontiguousarray(array))
+                handle.flush()
+                os.fsync(handle.fileno())
+        for table_name, table in (tables or {}).items():
+            _write_durable(staging / f"{table_name}.json", json.dumps(table).encode())
+        for target, write in (writers or {}).items():
+            write(staging / target)
         lines = (
             json.dumps({"key": c.key, "chunk": asdict(c.chunk)}, ensure_ascii=False) for c in chunks
         )
         _write_durable(staging / CHUNKS_FILE, ("\n".join(lines) + "\n").encode())
         _write_durable(staging / DOCUMENTS_FILE, json.dumps(documents, ensure_ascii=False).encode())
-        with (staging / INDEX_FILE).open("rb+") as handle:
-            os.fsync(handle.fileno())
-        files = [INDEX_FILE, EMBEDDINGS_FILE, CHUNKS_FILE, DOCUMENTS_FILE]
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        for path in files:
+            with path.open("rb+") as handle:
+                os.fsync(handle.fileno())
         full = {
             **manifest,
             "format": FORMAT_VERSION,
             "build": name,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "files": {f: _sha256_file(staging / f) for f in files},
+            "files": {p.relative_to(staging).as_posix(): _sha256_file(p) for p in files},
         }
         _write_durable(staging / MANIFEST, json.dumps(full, indent=2).encode())
         _fsync_dir(staging)

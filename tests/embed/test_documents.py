@@ -1,8 +1,5 @@
 """Tests for embed.documents: seed discovery, validation and metadata."""
 
-# Russian test data is Cyrillic on purpose, so confusable-letter warnings do not apply.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 import hashlib

@@ -1,8 +1,5 @@
 """Tests for embed.language against the real seeds."""
 
-# Russian test data is Cyrillic on purpose, so confusable-letter warnings do not apply.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,0 +1,65 @@
+"""Parallel passages: XQuAD-dev paragraph alignment and the hand-labelled seed pairs."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from embed.alignment import align_parallel
+from embed.encoder import Encoder, TextEncoder
+from embed.evaluation import _read_xquad
+from embed.search import Searcher
+from tests.conftest import SHARED_DATA
+
+EN, RU = "000_ede25ed87fc7c0a3", "001_5bcb32c10d9a48df"
+# (English paragraph of 000, Russian paragraph of 001) that say the same thing; 001's paragraph
+# 4 merges 000's 4 and 5. Russian paragraphs 5, 6, 7, 9 and 12 have no English counterpart.
+SEED_PAIRS = {(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 4), (6, 8), (7, 11), (8, 10)}
+
+
+def test_xquad_paragraphs_align_with_their_translations(
+    encoder: Encoder, second: TextEncoder | None
+) -> None:
+    folder = SHARED_DATA / "xquad-dev"
+    if not folder.is_dir():
+        pytest.skip(f"benchmark data not found at {folder}")
+    english, _ = _read_xquad(folder / "xquad-dev.en.json")
+    russian, _ = _read_xquad(folder / "xquad-dev.ru.json")
+    texts = english + russian
+    primary = encoder.encode_passages(texts)
+    extra = [second.encode_passages(texts)] if second is not None else []
+    index = faiss.IndexFlatIP(primary.shape[1])
+    index.add(primary)
+    links = align_parallel(["en"] * len(english) + ["ru"] * len(russian), index, primary, extra)
+    n = len(english)
+    accuracy = np.mean([bool(links[i]) and links[i][0][0] == n + i for i in range(n)])
+    wrong = sum(other != (i + n) % (2 * n) for i in range(2 * n) for other, _ in links[i])
+    print(f"XQuAD-dev en<->ru paragraph alignment: accuracy {accuracy:.3f}, wrong links {wrong}")
+    assert accuracy >= 0.95
+    assert wrong <= 0.02 * n
+
+
+def test_seed_translations_precision_and_recall(searcher: Searcher) -> None:
+    chunks = [stored.chunk for stored in searcher.data.chunks]
+    predicted = set()
+    for row, chunk in enumerate(chunks):
+        for translation in searcher._counterparts(row):
+            other = translation.chunk
+            assert other.lang != chunk.lang
+            if (chunk.doc_id, other.doc_id) == (EN, RU):
+                predicted.add((chunk.paragraph, other.paragraph))
+            elif (chunk.doc_id, other.doc_id) == (RU, EN):
+                predicted.add((other.paragraph, chunk.paragraph))
+    precision = len(predicted & SEED_PAIRS) / max(len(predicted), 1)
+    recall = len(predicted & SEED_PAIRS) / len(SEED_PAIRS)
+    print(f"000<->001 translations: precision {precision:.3f}, recall {recall:.3f}")
+    assert precision >= 0.9
+    assert recall >= 0.6
+
+
+def test_results_carry_their_translation(searcher: Searcher) -> None:
+    top = searcher.search("Bortnikov thanked Japarov for the warm welcome", k=1, lang="en")[0]
+    assert (top.chunk.doc_id, top.chunk.paragraph) == (EN, 7)
+    assert [(t.chunk.doc_id, t.chunk.paragraph) for t in top.translations] == [(RU, 11)]
+    assert 0.5 < top.translations[0].score <= 1.0
