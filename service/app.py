@@ -1,0 +1,146 @@
+"""The FastAPI application: routers, error handlers, and the index loaded once at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from embed.encoder import Encoder, TextEncoder, load_encoders
+from service.routes import admin, documents, health, pages, search
+from service.settings import ServiceSettings
+from service.state import IndexState
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """
+Semantic search over English and Russian news: a query in either language finds passages in both.
+
+Results point into the seed files (`doc_id`, `start`, `end`) and to a page of this service that
+shows the passage in its document (`link`). Every error is JSON with a `detail` sentence.
+"""
+
+
+_WHERE = {"query": "query parameter", "body": "in the body", "path": "in the path"}
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    """``("body", "queries", 2)`` -> ``queries[2] (in the body)``."""
+    if not loc:
+        return "request"
+    kind = str(loc[0])
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:]).lstrip(".")
+    if not field:
+        return "the request body" if kind == "body" else kind
+    return f"{field} ({_WHERE.get(kind, kind)})"
+
+
+def _message(error: dict[str, Any]) -> str:
+    """One validator finding as a sentence naming the field."""
+    if error.get("type") == "json_invalid":
+        reason = error.get("ctx", {}).get("error", "malformed")
+        return f"the request body is not valid JSON: {reason}"
+    return f"{_location(error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 whose ``detail`` is a sentence, the validator's findings kept under ``errors``."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    messages = [_message(e) for e in errors]
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": "; ".join(messages) or "invalid request",
+            "errors": jsonable_encoder(
+                [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+            ),
+        },
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: log it with its traceback, answer without one."""
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        content={"detail": "internal error; the server log has the details"},
+    )
+
+
+async def _watch(state: IndexState, interval: float) -> None:
+    """Look at ``vectors/CURRENT`` every ``interval`` seconds and switch to a new build."""
+    while True:
+        await asyncio.sleep(interval)
+        await run_in_threadpool(state.reload)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    encoder: Encoder | None = None,
+    second: TextEncoder | None = None,
+) -> FastAPI:
+    """Build the service.
+
+    The index and the models are loaded when the app starts (its lifespan), not here.
+
+    Args:
+        settings: Paths, limits and the API key; read from ``XLSEARCH_*`` variables if omitted.
+        encoder: The primary model, when one is loaded already (tests share theirs). When
+            omitted, both encoders are the ones ``settings`` names.
+        second: The second encoder to fuse into the ranking; only used with ``encoder``.
+
+    Returns:
+        The FastAPI application.
+    """
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        primary, other = (encoder, second) if encoder is not None else load_encoders(settings)
+        state = IndexState(settings.vectors_dir, primary, other, settings.ranking)
+        app.state.index = state
+        await run_in_threadpool(state.reload)
+        watcher = (
+            asyncio.create_task(_watch(state, settings.reload_interval))
+            if settings.reload_interval > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+    app = FastAPI(
+        title="xlsearch",
+        summary="Cross-language (English/Russian) semantic search over news articles.",
+        description=_DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+        )
+    for module in (search, documents, health, admin, pages):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,60 @@
+"""The ``xlsearch`` command with ``serve`` added to the commands of :mod:`embed.cli`.
+
+``embed`` never imports ``service``; this module extends the embed command instead, and is what
+the ``xlsearch`` script runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from embed.cli import ModelOpt, SeedsOpt, VectorsOpt, app, run_rebuild, user_errors
+from embed.store import current_build
+from service.settings import ServiceSettings
+
+__all__ = ["app"]
+
+
+@app.command()
+def serve(
+    vectors: VectorsOpt = None,
+    seeds: SeedsOpt = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="TCP port [default: 8000].")
+    ] = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve the search page and the JSON API, building the index first if there is none.
+
+    Every option can also come from an XLSEARCH_* environment variable (XLSEARCH_PORT, ...),
+    as can the API key for POST /reload (XLSEARCH_API_KEY).
+    """
+    import uvicorn
+
+    from embed.encoder import load_encoders
+    from service.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    given = {"vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model}
+    settings = ServiceSettings.model_validate({k: v for k, v in given.items() if v is not None})
+    with user_errors():
+        if current_build(settings.vectors_dir) is None:
+            typer.echo(
+                f"no index in {settings.vectors_dir}; building it from {settings.seeds_dir} first",
+                err=True,
+            )
+            run_rebuild(settings, progress=True)
+        # Resolved here (they load lazily) so that a missing model is a message, not a traceback.
+        encoder, second = load_encoders(settings)
+    app = create_app(settings, encoder=encoder, second=second)
+    uvicorn.run(app, host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    app()

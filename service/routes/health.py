@@ -1,0 +1,48 @@
+"""``/health``: is an index loaded, which one, and did the last reload fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from service.deps import IndexStateDep
+from service.schemas import HealthResponse, LoadErrorOut, ModelOut
+
+router = APIRouter(tags=["service"])
+
+
+def _model(info: dict[str, Any] | None) -> ModelOut | None:
+    """A model as the manifest records it (extra keys such as prompts left out)."""
+    return ModelOut.model_validate(info) if info else None
+
+
+@router.get(
+    "/health",
+    summary="Service and index state",
+    responses={503: {"model": HealthResponse, "description": "No index is loaded (yet)."}},
+)
+def health(state: IndexStateDep, response: Response) -> HealthResponse:
+    """200 with the index's size, model and build time once an index is loaded, else 503."""
+    searcher = state.searcher
+    error = LoadErrorOut(**vars(state.error)) if state.error is not None else None
+    if searcher is None:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return HealthResponse(
+            status="unavailable", ready=False, build=None, built_at=None, loaded_at=None,
+            documents=0, passages=0, languages=[], model=None, second_model=None, error=error,
+        )  # fmt: skip
+    manifest = searcher.manifest
+    return HealthResponse(
+        status="degraded" if error is not None else "ok",
+        ready=True,
+        build=searcher.data.name,
+        built_at=manifest.get("built_at"),
+        loaded_at=state.loaded_at,
+        documents=len(searcher.data.documents),
+        passages=len(searcher),
+        languages=sorted(searcher.languages),
+        model=_model(manifest.get("model")),
+        second_model=_model(manifest.get("second_model")),
+        error=error,
+    )

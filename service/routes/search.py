@@ -1,0 +1,66 @@
+"""``/search`` and ``/search/batch``: ranked passages as JSON."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.deps import SearchContext, SearchContextDep
+from service.schemas import (
+    BatchSearchRequest,
+    BatchSearchResponse,
+    QueryResults,
+    SearchRequest,
+    SearchResponse,
+    error_responses,
+)
+from service.searching import check_lang, check_queries, to_hit
+
+router = APIRouter(tags=["search"])
+_ERRORS = error_responses(422, 503)
+
+
+def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchResponse:
+    started = time.perf_counter()
+    check_queries([params.q], ctx.settings)
+    lang = check_lang(params.lang, ctx.searcher)
+    (results,) = ctx.state.search(ctx.searcher, [params.q], params.k, lang)
+    return SearchResponse(
+        query=params.q,
+        took_ms=round((time.perf_counter() - started) * 1000, 1),
+        build=ctx.searcher.data.name,
+        results=[to_hit(result, ctx.request) for result in results],
+    )
+
+
+# Plain ``def`` endpoints: FastAPI runs them in its thread pool, so the models and FAISS never
+# block the event loop.
+@router.get("/search", responses=_ERRORS, summary="Search (query string)")
+def search_get(params: Annotated[SearchRequest, Query()], ctx: SearchContextDep) -> SearchResponse:
+    """Rank the passages closest in meaning to `q`, in any language unless `lang` is given."""
+    return _search_one(params, ctx)
+
+
+@router.post("/search", responses=_ERRORS, summary="Search (JSON body)")
+def search_post(body: SearchRequest, ctx: SearchContextDep) -> SearchResponse:
+    """The same as `GET /search`, with the parameters in a JSON body."""
+    return _search_one(body, ctx)
+
+
+@router.post("/search/batch", responses=_ERRORS, summary="Search several queries at once")
+def search_batch(body: BatchSearchRequest, ctx: SearchContextDep) -> BatchSearchResponse:
+    """Answer every query of the batch from the same index, embedding them in one model call."""
+    started = time.perf_counter()
+    check_queries(body.queries, ctx.settings, batch=True)
+    lang = check_lang(body.lang, ctx.searcher)
+    results = ctx.state.search(ctx.searcher, body.queries, body.k, lang)
+    return BatchSearchResponse(
+        took_ms=round((time.perf_counter() - started) * 1000, 1),
+        build=ctx.searcher.data.name,
+        results=[
+            QueryResults(query=query, results=[to_hit(r, ctx.request) for r in found])
+            for query, found in zip(body.queries, results, strict=True)
+        ],
+    )

@@ -1,0 +1,240 @@
+"""Request and response models of the JSON API; field names are a contract with its clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.settings import DEFAULT_MAX_QUERY_CHARS
+
+K_DEFAULT = 10
+K_MAX = 100
+
+_Q = (
+    "What to look for, in any language the model knows (English and Russian at least). "
+    "Must not be blank; at most `max_query_chars` characters "
+    f"({DEFAULT_MAX_QUERY_CHARS} unless configured otherwise)."
+)
+_LANG_MAX = 16  # language codes are short; a longer value is a mistake, not a language
+_K = f"Number of results to return, 1 to {K_MAX}."
+_LANG = (
+    "Only return passages in this language (ISO 639-1 code such as `en` or `ru`); "
+    "it must be one the index has passages in (see `GET /health`). Omit for all languages."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_Strict):
+    """One query (the body of ``POST /search``, or the query string of ``GET /search``)."""
+
+    q: str = Field(description=_Q, examples=["Who chaired the meeting in Bishkek?"])
+    k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K)
+    lang: str | None = Field(None, max_length=_LANG_MAX, description=_LANG, examples=["ru"])
+
+
+class BatchSearchRequest(_Strict):
+    """Several queries answered together, their embeddings computed in one model call."""
+
+    queries: list[str] = Field(
+        min_length=1,
+        description="The queries; each follows the rules of `q` in `POST /search`. At most "
+        "`max_batch_queries` (32 unless configured otherwise).",
+        examples=[["terrorism in Central Asia", "встреча в Бишкеке"]],
+    )
+    k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K + " Applies to every query.")
+    lang: str | None = Field(
+        None, max_length=_LANG_MAX, description=_LANG + " Applies to every query."
+    )
+
+
+class SourceRef(BaseModel):
+    """Where a document came from."""
+
+    file: str = Field(description="The seed file, relative to the seeds folder.")
+    url: str | None = Field(description="The original URL, when the seed's metadata has one.")
+
+
+class Highlight(BaseModel):
+    """A span of the passage that matched the query best."""
+
+    start: int = Field(description="Offset of the span's first character in `text`.")
+    end: int = Field(description="Offset just past the span's last character in `text`.")
+
+
+class TranslationRef(BaseModel):
+    """A passage in another language that says the same thing."""
+
+    doc_id: str = Field(description="Id of the document holding the counterpart.")
+    paragraph: int = Field(description="Paragraph number of the counterpart in its document.")
+    lang: str = Field(description="Language of the counterpart (ISO 639-1).")
+    link: str = Field(description="URL of the counterpart, marked on its document page.")
+    score: float = Field(description="Mean cosine between the two passages over the encoders.")
+
+
+class SearchHit(BaseModel):
+    """One ranked passage."""
+
+    rank: int = Field(description="1-based position in the result list.")
+    score: float = Field(
+        description="Ranking score, higher is closer: the passage's scores from the ranking's "
+        "channels (query-passage and query-sentence cosines, BM25) fused into one number, so "
+        "it compares results of one list only."
+    )
+    text: str = Field(description="The passage, whitespace-normalised.")
+    doc_id: str = Field(
+        description="Id of the document: the seed's path relative to the seeds folder, "
+        "without `.txt`."
+    )
+    title: str = Field(description="Title of the document.")
+    lang: str = Field(description="Language of the passage (ISO 639-1).")
+    date: str | None = Field(description="Date of the document (ISO 8601), when known.")
+    paragraph: int = Field(
+        description="Paragraph number in the document: 0 is the title, content starts at 1."
+    )
+    part: int = Field(
+        description="0, or the piece of a paragraph too long for the model that this passage is."
+    )
+    start: int = Field(description="Offset of the passage's first character in the seed file.")
+    end: int = Field(description="Offset just past the passage's last character in the seed file.")
+    link: str = Field(
+        description="URL of the document page on this service, scrolled to this passage "
+        "with the passage marked."
+    )
+    source: SourceRef = Field(description="The seed file and the original URL.")
+    scores: dict[str, float] = Field(
+        description="Raw score per ranking channel, so a reader can see why it ranked: "
+        "`dense` (query-passage cosine, e5), `dense_sentence` (best sentence, e5), `second` "
+        "and `second_sentence` (the same with the second encoder), `lexical` (BM25 over "
+        "transliterated text). Channels turned off are absent."
+    )
+    highlights: list[Highlight] = Field(
+        description="The best-matching sentence(s) of the passage, as offsets in `text`."
+    )
+    translations: list[TranslationRef] = Field(
+        description="Parallel passages: the same content in documents of another language."
+    )
+
+
+class SearchResponse(BaseModel):
+    """The answer to one query."""
+
+    query: str = Field(description="The query as received.")
+    took_ms: float = Field(description="Time spent answering, in milliseconds.")
+    build: str = Field(description="The index build that answered.")
+    results: list[SearchHit] = Field(description="The passages, best first.")
+
+
+class QueryResults(BaseModel):
+    """The results of one query of a batch."""
+
+    query: str = Field(description="The query as received.")
+    results: list[SearchHit] = Field(description="The passages, best first.")
+
+
+class BatchSearchResponse(BaseModel):
+    """The answers to a batch, in the order of the queries."""
+
+    took_ms: float = Field(description="Time spent answering the whole batch, in milliseconds.")
+    build: str = Field(description="The index build that answered every query of the batch.")
+    results: list[QueryResults] = Field(description="One entry per query, in request order.")
+
+
+class ParagraphOut(BaseModel):
+    """One passage of a document as indexed."""
+
+    number: int = Field(description="Paragraph number: 0 is the title, content starts at 1.")
+    part: int = Field(description="0, or the piece of a long paragraph this is.")
+    start: int = Field(description="Offset of the first character in the seed file.")
+    end: int = Field(description="Offset just past the last character in the seed file.")
+    lang: str = Field(description="Language of the passage (ISO 639-1).")
+    text: str = Field(description="The passage, whitespace-normalised.")
+
+
+class DocumentOut(BaseModel):
+    """A document of the index."""
+
+    doc_id: str = Field(description="Id of the document (seed path without `.txt`).")
+    title: str = Field(description="Title, from the metadata or the first paragraph.")
+    date: str | None = Field(description="Date (ISO 8601), when known.")
+    lang: str = Field(description="Main language of the document (ISO 639-1).")
+    author: str | None = Field(description="Author, when known.")
+    publisher: str | None = Field(description="Publisher, when known.")
+    source: SourceRef = Field(description="The seed file and the original URL.")
+    link: str = Field(description="URL of the document's page on this service.")
+    text: str = Field(description="The seed file's text; `start`/`end` offsets index into it.")
+    paragraphs: list[ParagraphOut] = Field(
+        description="The passages in reading order; a long paragraph has several parts."
+    )
+
+
+class ModelOut(BaseModel):
+    """The embedding model."""
+
+    name: str = Field(description="sentence-transformers model name or path.")
+    checksum: str = Field(description="SHA-256 of the model's weights.")
+    dimension: int = Field(description="Length of the embedding vectors.")
+
+
+class LoadErrorOut(BaseModel):
+    """The last failure to load an index."""
+
+    build: str | None = Field(description="The build that failed (null: the pointer itself).")
+    message: str = Field(description="What went wrong.")
+    at: str = Field(description="When it happened (ISO 8601, UTC).")
+
+
+class HealthResponse(BaseModel):
+    """State of the service and of the index it serves."""
+
+    status: str = Field(
+        description="`ok`; `degraded` when a newer index failed to load and the previous one "
+        "is still served; `unavailable` when no index is loaded."
+    )
+    ready: bool = Field(description="True when searches can be answered.")
+    build: str | None = Field(description="Name of the build being served.")
+    built_at: str | None = Field(description="When that build was made (ISO 8601, UTC).")
+    loaded_at: str | None = Field(description="When the service loaded it (ISO 8601, UTC).")
+    documents: int = Field(description="Documents in the index.")
+    passages: int = Field(description="Passages (chunks) in the index: the index's size.")
+    languages: list[str] = Field(description="Languages the index has passages in.")
+    model: ModelOut | None = Field(description="The model that built the index.")
+    second_model: ModelOut | None = Field(
+        description="The second encoder whose vectors the index holds too, if any."
+    )
+    error: LoadErrorOut | None = Field(description="The last failure to load a newer index.")
+
+
+class ReloadResponse(BaseModel):
+    """What ``POST /reload`` did."""
+
+    reloaded: bool = Field(description="True when a new build is now served.")
+    build: str | None = Field(description="The build served now.")
+    previous: str | None = Field(description="The build served before the call.")
+
+
+class ErrorResponse(BaseModel):
+    """Any error: a 4xx for bad input, 401 for a missing key, 503 while no index is loaded."""
+
+    detail: str = Field(description="What is wrong, in a sentence.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="For invalid input, every problem found: where (`loc`) and what (`msg`)."
+    )
+
+
+_ERROR_MEANINGS = {
+    400: "The request cannot be honoured as it stands (e.g. a doc_id leaving the seeds folder).",
+    401: "The X-API-Key header is missing or wrong.",
+    404: "No such document.",
+    409: "The new index could not be loaded; the previous one is still served.",
+    422: "Invalid input: the detail names the field and the problem.",
+    503: "No index is loaded (yet).",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error codes, all shaped as ErrorResponse."""
+    return {code: {"model": ErrorResponse, "description": _ERROR_MEANINGS[code]} for code in codes}

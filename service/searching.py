@@ -1,0 +1,113 @@
+"""What the search API and the search page share: input checks, result links and shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from fastapi import HTTPException, Request, status
+from starlette.datastructures import URL
+
+from embed.chunking import Chunk
+from embed.search import Searcher, SearchResult
+from service.schemas import Highlight, SearchHit, SourceRef, TranslationRef
+from service.settings import ServiceSettings
+
+
+def _invalid(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=message)
+
+
+def _has_text(query: str) -> bool:
+    """Whether ``query`` holds a visible character (not only spaces, controls, zero-widths)."""
+    return any(ch.isprintable() and not ch.isspace() for ch in query)
+
+
+def check_queries(queries: Sequence[str], settings: ServiceSettings, batch: bool = False) -> None:
+    """Refuse blank or over-long queries, and batches over the size limit.
+
+    Args:
+        queries: The queries of one request.
+        settings: Where the limits come from.
+        batch: The queries came as the ``queries`` list of a batch rather than as ``q``.
+
+    Raises:
+        HTTPException: 422 naming the first bad query and what is wrong with it.
+    """
+    if batch and len(queries) > settings.max_batch_queries:
+        raise _invalid(
+            f"queries holds {len(queries)} queries; the limit is {settings.max_batch_queries}"
+        )
+    limit = settings.max_query_chars
+    for position, query in enumerate(queries):
+        field = f"queries[{position}]" if batch else "q"
+        if not _has_text(query):
+            raise _invalid(f"{field} is empty: give some text to search for")
+        if len(query) > limit:
+            raise _invalid(
+                f"{field} is {len(query)} characters long; the limit is {limit} characters"
+            )
+
+
+def check_lang(lang: str | None, searcher: Searcher) -> str | None:
+    """Normalise a language filter and refuse one the index has no passages in.
+
+    Returns:
+        The lower-cased code, or ``None`` for no filter (an empty ``lang`` counts as none).
+
+    Raises:
+        HTTPException: 422 listing the languages the index does have.
+    """
+    if lang is None or not lang.strip():
+        return None
+    code = lang.strip().lower()
+    if code not in searcher.languages:
+        known = ", ".join(sorted(searcher.languages)) or "none"
+        raise _invalid(
+            f"lang {lang!r}: the index has no passages in that language (it has: {known})"
+        )
+    return code
+
+
+def document_url(request: Request, doc_id: str) -> URL:
+    """Absolute URL of a document's page on this service."""
+    return request.url_for("document_page", doc_id=quote(doc_id, safe="/"))
+
+
+def passage_link(request: Request, chunk: Chunk) -> str:
+    """URL of the document page that marks ``chunk`` and scrolls to its paragraph."""
+    url = document_url(request, chunk.doc_id)
+    marked = url.include_query_params(start=chunk.start, end=chunk.end)
+    return str(marked.replace(fragment=f"p{chunk.paragraph}"))
+
+
+def to_hit(result: SearchResult, request: Request) -> SearchHit:
+    """The API form of one result."""
+    chunk = result.chunk
+    return SearchHit(
+        rank=result.rank,
+        score=round(result.score, 6),
+        text=chunk.text,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        lang=chunk.lang,
+        date=chunk.date,
+        paragraph=chunk.paragraph,
+        part=chunk.part,
+        start=chunk.start,
+        end=chunk.end,
+        link=passage_link(request, chunk),
+        source=SourceRef(file=chunk.source, url=chunk.url),
+        scores=result.scores,
+        highlights=[Highlight(start=b, end=e) for b, e in result.highlights],
+        translations=[
+            TranslationRef(
+                doc_id=t.chunk.doc_id,
+                paragraph=t.chunk.paragraph,
+                lang=t.chunk.lang,
+                link=passage_link(request, t.chunk),
+                score=round(t.score, 4),
+            )
+            for t in result.translations
+        ],
+    )

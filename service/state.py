@@ -1,0 +1,153 @@
+"""The index the service answers from, and how it is replaced while requests are running.
+
+A request reads :attr:`IndexState.searcher` once, at its start, and uses that object to the end,
+so it never sees two builds. A reload loads the new build completely (in a worker thread) before
+swapping that one reference; requests already running finish on the old searcher, which is freed
+when the last of them lets go of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from embed.encoder import Encoder, TextEncoder
+from embed.ranking import RankingConfig
+from embed.search import Searcher, SearchResult
+from embed.store import StoreError, current_build, load_index
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """Why the last attempt to load a build failed.
+
+    Attributes:
+        build: The build that failed, or ``None`` when ``vectors/CURRENT`` itself is the problem.
+        message: What went wrong, for people.
+        at: When it happened (ISO 8601, UTC).
+    """
+
+    build: str | None
+    message: str
+    at: str
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What a reload attempt did.
+
+    Attributes:
+        changed: True when a new build is now being served.
+        build: The build served after the attempt (``None`` when none is loaded).
+        previous: The build served before the attempt.
+        error: Why the build named by ``CURRENT`` could not be loaded, if it could not.
+    """
+
+    changed: bool
+    build: str | None
+    previous: str | None
+    error: LoadError | None
+
+
+class IndexState:
+    """Holds the live :class:`Searcher` and replaces it when ``vectors/CURRENT`` changes.
+
+    Args:
+        vectors_dir: The index folder to serve.
+        encoder: The primary model; every build must have been made with it.
+        second: The second encoder fused into the ranking, if any.
+        ranking: Candidate depth, fusion and channel weights.
+    """
+
+    def __init__(
+        self,
+        vectors_dir: Path,
+        encoder: Encoder,
+        second: TextEncoder | None = None,
+        ranking: RankingConfig | None = None,
+    ) -> None:
+        self.vectors_dir = vectors_dir
+        self.encoder = encoder
+        self.second = second
+        self.ranking = ranking
+        self.searcher: Searcher | None = None
+        self.loaded_at: str | None = None
+        self.error: LoadError | None = None
+        self._reload_lock = threading.Lock()
+        # Fast tokenizers are not safe to call from several threads at once ("Already
+        # borrowed"), and two concurrent encodes only fight over the same cores anyway.
+        self._model_lock = threading.Lock()
+
+    def search(
+        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+    ) -> list[list[SearchResult]]:
+        """Rank passages of ``searcher`` for ``queries``, embedded in one batch per model."""
+        with self._model_lock:
+            return searcher.search_batch(queries, k=k, lang=lang)
+
+    def _load(self) -> Searcher:
+        """Load the live build, ready to answer: models and lazily loaded parts included.
+
+        One query runs on it before it is returned, so that the first request does not pay for
+        loading the models or what the searcher reads on first use.
+        """
+        searcher = Searcher(load_index(self.vectors_dir), self.encoder, self.second, self.ranking)
+        self.search(searcher, ["warm-up"], 1, None)
+        return searcher
+
+    def reload(self, force: bool = False) -> ReloadOutcome:
+        """Serve the build named by ``vectors/CURRENT`` if it is not the one served already.
+
+        A build that failed to load is not tried again until ``CURRENT`` names another build,
+        unless ``force`` is set, so that a broken index costs one error, not one per check.
+
+        Args:
+            force: Retry a build that failed before.
+
+        Returns:
+            What changed; on failure the old searcher stays and ``error`` says why.
+        """
+        with self._reload_lock:
+            previous = self.searcher.data.name if self.searcher is not None else None
+            try:
+                build = current_build(self.vectors_dir)
+            except (StoreError, OSError) as exc:
+                return self._failed(None, str(exc), previous)
+            if build is None:
+                if previous is None:
+                    message = f"no index in {self.vectors_dir}: run `xlsearch rebuild-index`"
+                    return self._failed(None, message, previous)
+                # The folder was emptied under us: keep answering from memory.
+                return ReloadOutcome(False, previous, previous, self.error)
+            if build.name == previous:
+                self.error = None
+                return ReloadOutcome(False, previous, previous, None)
+            if not force and self.error is not None and self.error.build == build.name:
+                return ReloadOutcome(False, previous, previous, self.error)
+            try:
+                searcher = self._load()
+            # Whatever breaks while loading, the old index must keep serving.
+            except Exception as exc:
+                return self._failed(build.name, str(exc), previous)
+            self.searcher = searcher
+            self.loaded_at = _now()
+            self.error = None
+            logger.info("now serving build %s (%d passages)", searcher.data.name, len(searcher))
+            return ReloadOutcome(True, searcher.data.name, previous, None)
+
+    def _failed(self, build: str | None, message: str, previous: str | None) -> ReloadOutcome:
+        if self.error is None or (self.error.build, self.error.message) != (build, message):
+            still = f"; still serving build {previous}" if previous else ""
+            logger.error("cannot load index %s: %s%s", build or self.vectors_dir, message, still)
+        self.error = LoadError(build, message, _now())
+        return ReloadOutcome(False, previous, previous, self.error)

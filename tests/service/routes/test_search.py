@@ -1,0 +1,221 @@
+"""``GET/POST /search`` and ``POST /search/batch`` through the real model and index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from embed.layout import normalize_space
+
+BORTNIKOV_RU = "001_5bcb32c10d9a48df"
+BORTNIKOV_EN = "000_ede25ed87fc7c0a3"
+EN_QUERY = "Director of the FSB Bortnikov chaired the meeting"
+RU_QUERY = "Бортников поблагодарил Жапарова за теплый прием"
+HIT_FIELDS = {
+    "rank", "score", "text", "doc_id", "title", "lang", "date",
+    "paragraph", "part", "start", "end", "link", "source",
+    "scores", "highlights", "translations",
+}  # fmt: skip
+CHANNELS = {"dense", "dense_sentence", "second", "second_sentence", "lexical"}
+
+
+def _search(client: TestClient, method: str, **params: Any) -> Any:
+    if method == "GET":
+        return client.get("/search", params=params)
+    return client.post("/search", json=params)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_search_returns_ranked_results_with_every_field(
+    client: TestClient, method: str, seeds_copy: Path
+) -> None:
+    response = _search(client, method, q=EN_QUERY, k=5)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == EN_QUERY
+    assert body["took_ms"] >= 0
+    assert body["build"]
+    hits = body["results"]
+    assert [h["rank"] for h in hits] == [1, 2, 3, 4, 5]
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    for hit in hits:
+        assert set(hit) == HIT_FIELDS
+        source = (seeds_copy / hit["source"]["file"]).read_text(encoding="utf-8")
+        assert hit["source"] == {"file": hit["doc_id"] + ".txt", "url": None}
+        assert hit["text"].split()[0] in source[hit["start"] : hit["end"]]
+        assert hit["text"].split()[-1] in source[hit["start"] : hit["end"]]
+        assert hit["lang"] in {"en", "ru"}
+        assert hit["title"] and isinstance(hit["paragraph"], int)
+        assert set(hit["scores"]) == CHANNELS
+        assert 0 < hit["scores"]["dense"] <= 1
+        (mark,) = hit["highlights"]
+        assert 0 <= mark["start"] < mark["end"] <= len(hit["text"])
+
+
+def test_offsets_and_date_point_into_the_seed(client: TestClient, seeds_copy: Path) -> None:
+    hit = client.get("/search", params={"q": EN_QUERY, "lang": "en", "k": 1}).json()["results"][0]
+
+    source = (seeds_copy / f"{BORTNIKOV_EN}.txt").read_text(encoding="utf-8")
+    assert hit["doc_id"] == BORTNIKOV_EN
+    assert normalize_space(source[hit["start"] : hit["end"]]) == hit["text"]
+    assert "Bortnikov" in hit["text"]
+    assert hit["date"] == "2024-05-24T15:13"
+
+
+def test_link_opens_the_document_page_with_the_passage_marked(client: TestClient) -> None:
+    hit = client.get("/search", params={"q": EN_QUERY, "lang": "ru", "k": 1}).json()["results"][0]
+
+    link = urlsplit(hit["link"])
+    assert (link.scheme, link.netloc) == ("http", "testserver")
+    assert link.path == f"/view/{hit['doc_id']}"
+    assert link.query == f"start={hit['start']}&end={hit['end']}"
+    assert link.fragment == f"p{hit['paragraph']}"
+    page = client.get(hit["link"])
+    assert page.status_code == 200
+    assert f'id="p{hit["paragraph"]}"' in page.text
+    assert f"<mark>{hit['text'][:40]}" in page.text
+
+
+def test_highlight_marks_the_matching_sentence_across_languages(client: TestClient) -> None:
+    query = "Kyrgyzstan's state programme against extremism and terrorism for 2023-2027"
+    top = client.get("/search", params={"q": query, "lang": "ru", "k": 1}).json()["results"][0]
+    mark = top["highlights"][0]
+    assert "2023-2027" in top["text"][mark["start"] : mark["end"]]
+    assert mark["end"] - mark["start"] < len(top["text"])
+
+
+def test_results_list_their_translations(client: TestClient) -> None:
+    top = client.get("/search", params={"q": EN_QUERY, "lang": "en", "k": 1}).json()["results"][0]
+    (translation,) = top["translations"]
+    assert (translation["doc_id"], translation["paragraph"]) == (BORTNIKOV_RU, 11)
+    assert translation["lang"] == "ru" and 0.5 < translation["score"] <= 1
+    page = client.get(translation["link"])
+    assert page.status_code == 200 and "<mark>Директор ФСБ России" in page.text
+
+
+def test_english_query_finds_the_russian_paragraph(client: TestClient) -> None:
+    hits = client.get("/search", params={"q": EN_QUERY, "lang": "ru", "k": 3}).json()["results"]
+
+    assert all(h["lang"] == "ru" for h in hits)
+    top = hits[0]
+    assert (top["doc_id"], top["paragraph"]) == (BORTNIKOV_RU, 11)
+    assert "Бортников" in top["text"]
+
+
+def test_russian_query_finds_the_english_passage(client: TestClient) -> None:
+    hits = client.post("/search", json={"q": RU_QUERY, "lang": "en", "k": 3}).json()["results"]
+
+    assert all(h["lang"] == "en" for h in hits)
+    assert any(h["doc_id"] == BORTNIKOV_EN and "Bortnikov" in h["text"] for h in hits)
+
+
+def test_k_defaults_to_ten_and_lang_is_optional(client: TestClient) -> None:
+    hits = client.get("/search", params={"q": "security"}).json()["results"]
+
+    assert len(hits) == 10
+    assert {h["lang"] for h in hits} <= {"en", "ru"}
+
+
+def test_lang_filter_ignores_case_and_blank_means_any(client: TestClient) -> None:
+    upper = client.get("/search", params={"q": "security", "lang": "RU", "k": 3})
+    blank = client.get("/search", params={"q": "security", "lang": "", "k": 3})
+
+    assert upper.status_code == 200
+    assert {h["lang"] for h in upper.json()["results"]} == {"ru"}
+    assert blank.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": ""}, "q is empty"),
+        ({"q": "   \t\n "}, "q is empty"),
+        ({"q": "\u200b\u00a0\x00"}, "q is empty"),
+        ({"q": "x" * 1001}, "q is 1001 characters long; the limit is 1000"),
+        ({"q": "x", "k": 0}, "k"),
+        ({"q": "x", "k": 101}, "k"),
+        ({"q": "x", "k": "ten"}, "k"),
+        ({"q": "x", "lang": "de"}, "lang 'de': the index has no passages in that language"),
+        ({"q": "x", "lang": "x" * 17}, "lang"),
+        ({"k": 3}, "q"),
+        ({"q": "x", "query": "y"}, "query"),
+    ],
+)
+def test_bad_input_is_a_422_that_names_the_problem(
+    client: TestClient, method: str, params: dict[str, Any], message: str
+) -> None:
+    response = _search(client, method, **params)
+
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    assert message in detail
+
+
+def test_unknown_lang_lists_the_languages_there_are(client: TestClient) -> None:
+    detail = client.get("/search", params={"q": "x", "lang": "de"}).json()["detail"]
+
+    assert "(it has: en, ru)" in detail
+
+
+def test_query_at_the_length_limit_is_accepted(client: TestClient) -> None:
+    assert client.get("/search", params={"q": "x" * 1000, "k": 1}).status_code == 200
+
+
+def test_k_limits_are_inclusive(client: TestClient) -> None:
+    assert len(client.get("/search", params={"q": "x", "k": 1}).json()["results"]) == 1
+    everything = client.get("/search", params={"q": "x", "k": 100}).json()["results"]
+    assert len(everything) == 46  # every passage of the seed index: fewer than 100
+
+
+def test_malformed_json_body_is_a_422(client: TestClient) -> None:
+    response = client.post("/search", content=b"{bad", headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 422
+    assert "not valid JSON" in response.json()["detail"]
+
+
+def test_batch_answers_each_query_in_order(client: TestClient) -> None:
+    response = client.post(
+        "/search/batch", json={"queries": [EN_QUERY, RU_QUERY], "k": 2, "lang": "ru"}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["took_ms"] >= 0 and body["build"]
+    assert [entry["query"] for entry in body["results"]] == [EN_QUERY, RU_QUERY]
+    for entry in body["results"]:
+        assert len(entry["results"]) == 2
+        assert all(set(h) == HIT_FIELDS and h["lang"] == "ru" for h in entry["results"])
+    single = client.get("/search", params={"q": EN_QUERY, "k": 2, "lang": "ru"}).json()
+    # Batched and single embeddings differ in the last float bits, so compare what was found.
+    assert [(h["doc_id"], h["paragraph"]) for h in body["results"][0]["results"]] == [
+        (h["doc_id"], h["paragraph"]) for h in single["results"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"queries": []}, "queries (in the body): List should have at least 1 item"),
+        ({"queries": ["ok", "  "]}, "queries[1] is empty"),
+        ({"queries": ["ok", "x" * 1001]}, "queries[1] is 1001 characters long"),
+        ({"queries": ["q"] * 33}, "queries holds 33 queries; the limit is 32"),
+        ({"queries": ["ok"], "k": 101}, "k (in the body)"),
+        ({"queries": ["ok"], "lang": "fr"}, "lang 'fr'"),
+        ({"q": "ok"}, "queries (in the body): Field required"),
+    ],
+)
+def test_bad_batch_is_a_422_that_names_the_problem(
+    client: TestClient, body: dict[str, Any], message: str
+) -> None:
+    response = client.post("/search/batch", json=body)
+
+    assert response.status_code == 422
+    assert message in response.json()["detail"]

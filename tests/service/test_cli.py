@@ -1,0 +1,91 @@
+"""The ``xlsearch`` command keeps the embed commands and gains ``serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from embed.store import current_build
+from service.cli import app
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What ``serve`` hands to uvicorn, which is kept from actually listening."""
+    calls: dict[str, Any] = {}
+    for name in ("XLSEARCH_HOST", "XLSEARCH_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(app: FastAPI, host: str, port: int) -> None:
+        calls.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    return calls
+
+
+def test_serve_is_a_command_beside_the_index_commands() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+
+    assert result.exit_code == 0
+    for command in ("serve", "rebuild-index", "search", "model"):
+        assert command in result.output
+
+
+def test_serve_takes_paths_host_port_and_model() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200)
+
+    assert result.exit_code == 0
+    for option in ("--vectors", "--seeds", "--host", "--port", "--model"):
+        assert option in result.output
+
+
+def test_serve_refuses_a_bad_port() -> None:
+    assert CliRunner().invoke(app, ["serve", "--port", "70000"]).exit_code == 2
+
+
+def test_serve_builds_the_index_first_when_there_is_none(
+    tmp_path: Path, served: dict[str, Any]
+) -> None:
+    seeds, vectors = tmp_path / "seeds", tmp_path / "vectors"
+    seeds.mkdir()
+    (seeds / "note.txt").write_text("A short note\n\nOne paragraph of text.\n", encoding="utf-8")
+
+    result = CliRunner().invoke(
+        app, ["serve", "--seeds", str(seeds), "--vectors", str(vectors), "--port", "8765"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"no index in {vectors}; building it from {seeds} first" in result.output
+    assert current_build(vectors) is not None
+    assert isinstance(served["app"], FastAPI)
+    assert (served["host"], served["port"]) == ("127.0.0.1", 8765)
+
+
+def test_serve_uses_an_existing_index_as_it_is(
+    seed_vectors: Path, seeds_copy: Path, served: dict[str, Any]
+) -> None:
+    before = current_build(seed_vectors)
+
+    result = CliRunner().invoke(
+        app, ["serve", "--seeds", str(seeds_copy), "--vectors", str(seed_vectors)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "building" not in result.output
+    assert current_build(seed_vectors) == before
+    assert served["port"] == 8000
+
+
+def test_serve_reports_a_missing_seeds_folder_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["serve", "--seeds", str(tmp_path / "none"), "--vectors", str(tmp_path / "v")]
+    )
+
+    assert result.exit_code == 1
+    assert "error: seeds folder" in result.output
+    assert "Traceback" not in result.output
