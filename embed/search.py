@@ -166,11 +166,21 @@ class Searcher:
     ) -> list[list[SearchResult]]:
         """Rank passages for several queries, embedding them in one batch per encoder."""
         queries = list(queries)
+        vectors, second = self.embed_queries(queries)
+        return self.search_vectors(vectors, k=k, lang=lang, queries=queries, second=second)
+
+    def embed_queries(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Query vectors of the primary encoder, and of the second one when the ranking uses it.
+
+        Returns:
+            ``(vectors, second)``; ``second`` is ``None`` when no second-encoder channel is on.
+        """
+        queries = list(queries)
         vectors = self.encoder.encode_queries(queries)
         second = None
         if self.second is not None and (self._weight(SECOND) or self._weight(SECOND_SENTENCE)):
             second = self.second.encode_queries(queries)
-        return self.search_vectors(vectors, k=k, lang=lang, queries=queries, second=second)
+        return vectors, second
 
     def search_vectors(
         self,

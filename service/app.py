@@ -14,9 +14,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from embed.encoder import Encoder, TextEncoder, load_encoders
+from service.metrics import Metrics, reload_counted
+from service.middleware import ServiceMiddleware, configure_logging
 from service.routes import admin, documents, health, pages, search
 from service.settings import ServiceSettings
 from service.state import IndexState
@@ -78,11 +79,11 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _watch(state: IndexState, interval: float) -> None:
+async def _watch(state: IndexState, metrics: Metrics, interval: float) -> None:
     """Look at ``vectors/CURRENT`` every ``interval`` seconds and switch to a new build."""
     while True:
         await asyncio.sleep(interval)
-        await run_in_threadpool(state.reload)
+        await reload_counted(state, metrics)
 
 
 def create_app(
@@ -104,15 +105,18 @@ def create_app(
         The FastAPI application.
     """
     settings = settings or ServiceSettings()
+    configure_logging(settings.log_json)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         primary, other = (encoder, second) if encoder is not None else load_encoders(settings)
         state = IndexState(settings.vectors_dir, primary, other, settings.ranking)
         app.state.index = state
-        await run_in_threadpool(state.reload)
+        metrics.index.state = state
+        await reload_counted(state, metrics)
         watcher = (
-            asyncio.create_task(_watch(state, settings.reload_interval))
+            asyncio.create_task(_watch(state, metrics, settings.reload_interval))
             if settings.reload_interval > 0
             else None
         )
@@ -123,6 +127,7 @@ def create_app(
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            state.close()
 
     app = FastAPI(
         title="xlsearch",
@@ -132,6 +137,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:
@@ -141,6 +147,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key"],
         )
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     for module in (search, documents, health, admin, pages):
         app.include_router(module.router)
     return app

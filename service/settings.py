@@ -37,5 +37,15 @@ class ServiceSettings(EmbedSettings):
         "check off (POST /reload still works).",
     )
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed to call the API from a browser."
+        default_factory=list,
+        description="Origins allowed to call the API from a browser; empty (the default) sends "
+        "no CORS headers, so browsers refuse cross-origin calls.",
+    )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes; larger ones get 413.",
+    )
+    log_json: bool = Field(
+        False, description="Write logs as one JSON object per line (request id included)."
     )

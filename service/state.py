@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from embed.encoder import Encoder, TextEncoder
 from embed.ranking import RankingConfig
 from embed.search import Searcher, SearchResult
 from embed.store import StoreError, current_build, load_index
+from service.batching import QueryBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class IndexState:
         encoder: The primary model; every build must have been made with it.
         second: The second encoder fused into the ranking, if any.
         ranking: Candidate depth, fusion and channel weights.
+        batch_window: Seconds the query batcher waits to gather concurrent requests.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class IndexState:
         encoder: Encoder,
         second: TextEncoder | None = None,
         ranking: RankingConfig | None = None,
+        batch_window: float | None = None,
     ) -> None:
         self.vectors_dir = vectors_dir
         self.encoder = encoder
@@ -84,16 +88,36 @@ class IndexState:
         self.loaded_at: str | None = None
         self.error: LoadError | None = None
         self._reload_lock = threading.Lock()
-        # Fast tokenizers are not safe to call from several threads at once ("Already
-        # borrowed"), and two concurrent encodes only fight over the same cores anyway.
-        self._model_lock = threading.Lock()
+        # One worker thread runs every model and FAISS call: fast tokenizers are not safe to
+        # call from several threads at once ("Already borrowed"), concurrent encodes would only
+        # fight over the same cores, and concurrent requests share one forward pass.
+        if batch_window is None:
+            from embed.config import EmbedSettings
+
+            batch_window = EmbedSettings().batch_window_ms / 1000
+        self.batcher = QueryBatcher(window=batch_window)
+        # The worker thread holds the batcher, not this object: stop it when this one goes.
+        weakref.finalize(self, self.batcher.stop)
 
     def search(
         self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
     ) -> list[list[SearchResult]]:
-        """Rank passages of ``searcher`` for ``queries``, embedded in one batch per model."""
-        with self._model_lock:
-            return searcher.search_batch(queries, k=k, lang=lang)
+        """Rank passages of ``searcher`` for ``queries`` (blocks; call from a worker thread).
+
+        The queries are embedded together with those of concurrent requests (see
+        :class:`service.batching.QueryBatcher`).
+        """
+        return self.batcher.search(searcher, queries, k, lang)
+
+    async def search_async(
+        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+    ) -> list[list[SearchResult]]:
+        """:meth:`search` for the event loop: waits without blocking it."""
+        return await self.batcher.search_async(searcher, queries, k, lang)
+
+    def close(self) -> None:
+        """Stop the query worker (after the requests already queued)."""
+        self.batcher.close()
 
     def _load(self) -> Searcher:
         """Load the live build, ready to answer: models and lazily loaded parts included.

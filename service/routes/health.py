@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.deps import IndexStateDep
 from service.schemas import HealthResponse, LoadErrorOut, ModelOut
@@ -46,3 +47,17 @@ def health(state: IndexStateDep, response: Response) -> HealthResponse:
         second_model=_model(manifest.get("second_model")),
         error=error,
     )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    # For the scraper, not part of the JSON API.
+    include_in_schema=False,
+)
+def metrics(request: Request) -> Response:
+    """Requests by route and status, latency histograms, 5xx errors, reloads, and the served
+    index's size and build time, in the Prometheus text format."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(content=body, media_type=CONTENT_TYPE_LATEST)

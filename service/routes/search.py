@@ -22,11 +22,11 @@ router = APIRouter(tags=["search"])
 _ERRORS = error_responses(422, 503)
 
 
-def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchResponse:
+async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchResponse:
     started = time.perf_counter()
     check_queries([params.q], ctx.settings)
     lang = check_lang(params.lang, ctx.searcher)
-    (results,) = ctx.state.search(ctx.searcher, [params.q], params.k, lang)
+    (results,) = await ctx.state.search_async(ctx.searcher, [params.q], params.k, lang)
     return SearchResponse(
         query=params.q,
         took_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -35,27 +35,30 @@ def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchResponse:
     )
 
 
-# Plain ``def`` endpoints: FastAPI runs them in its thread pool, so the models and FAISS never
-# block the event loop.
+# The models and FAISS run on the query batcher's worker thread (see service.batching); these
+# endpoints only await it, so the event loop is never blocked and concurrent requests share
+# one forward pass.
 @router.get("/search", responses=_ERRORS, summary="Search (query string)")
-def search_get(params: Annotated[SearchRequest, Query()], ctx: SearchContextDep) -> SearchResponse:
+async def search_get(
+    params: Annotated[SearchRequest, Query()], ctx: SearchContextDep
+) -> SearchResponse:
     """Rank the passages closest in meaning to `q`, in any language unless `lang` is given."""
-    return _search_one(params, ctx)
+    return await _search_one(params, ctx)
 
 
 @router.post("/search", responses=_ERRORS, summary="Search (JSON body)")
-def search_post(body: SearchRequest, ctx: SearchContextDep) -> SearchResponse:
+async def search_post(body: SearchRequest, ctx: SearchContextDep) -> SearchResponse:
     """The same as `GET /search`, with the parameters in a JSON body."""
-    return _search_one(body, ctx)
+    return await _search_one(body, ctx)
 
 
 @router.post("/search/batch", responses=_ERRORS, summary="Search several queries at once")
-def search_batch(body: BatchSearchRequest, ctx: SearchContextDep) -> BatchSearchResponse:
+async def search_batch(body: BatchSearchRequest, ctx: SearchContextDep) -> BatchSearchResponse:
     """Answer every query of the batch from the same index, embedding them in one model call."""
     started = time.perf_counter()
     check_queries(body.queries, ctx.settings, batch=True)
     lang = check_lang(body.lang, ctx.searcher)
-    results = ctx.state.search(ctx.searcher, body.queries, body.k, lang)
+    results = await ctx.state.search_async(ctx.searcher, body.queries, body.k, lang)
     return BatchSearchResponse(
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.data.name,

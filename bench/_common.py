@@ -1,0 +1,227 @@
+"""Helpers shared by the bench scripts: percentiles, tables, a real server, synthetic indexes.
+
+Not a benchmark itself. Every script that uses this prints its table to stdout; the machine is
+shared, so scripts quote medians and ratios against a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+QUERIES = ROOT / "bench" / "queries" / "seeds.jsonl"
+
+
+def header(title: str) -> str:
+    """One line saying what ran where and when (paste it above the table)."""
+    return (
+        f"# {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def seed_queries() -> list[str]:
+    """The hand-written seeds queries (English and Russian)."""
+    lines = QUERIES.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["query"] for line in lines if line.strip() and line[0] != "#"]
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and p99 (nearest-rank on the sorted samples), in ms."""
+    data = np.asarray(sorted(samples_ms), dtype=np.float64)
+    if not len(data):
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+    return {f"p{q}": float(np.percentile(data, q)) for q in (50, 95, 99)}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of ``rows`` (floats to 1 decimal, or 3 when below 10)."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+        return str(value)
+
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(
+    vectors: Path, seeds: Path = SEEDS, env: dict[str, str] | None = None, timeout: float = 600
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real ``xlsearch serve`` on 127.0.0.1 and a free port, ready to answer.
+
+    Yields:
+        The base URL and the process (its ``pid`` is the service's).
+    """
+    import httpx
+
+    port = free_port()
+    exe = Path(sys.executable).with_name("xlsearch")
+    full_env = {**os.environ, "XLSEARCH_RELOAD_INTERVAL": "0", **(env or {})}
+    log = open(vectors.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--vectors", str(vectors), "--seeds", str(seeds), "--port", str(port)],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/health", timeout=5).json().get("ready"):
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready after {timeout} s; see {log.name}")
+            time.sleep(0.5)
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set of a process (``VmRSS`` of /proc/PID/status), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def clustered_unit_vectors(
+    n: int, dim: int, clusters: int = 1000, spread: float = 0.35, seed: int = 0
+) -> np.ndarray:
+    """``n`` L2-normalised float32 vectors from a mixture of Gaussians (not uniform).
+
+    Each vector is a random cluster centre plus isotropic noise of norm about ``spread`` times
+    the centre's, then normalised: neighbourhoods are dense like real embeddings, which is what
+    makes ANN recall realistic (uniform random vectors are the worst case for every index).
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    step = 100_000
+    for begin in range(0, n, step):
+        m = min(step, n - begin)
+        which = rng.integers(0, clusters, m)
+        noise = rng.standard_normal((m, dim)).astype(np.float32) * (spread / np.sqrt(dim))
+        block = centres[which] + noise
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[begin : begin + m] = block
+    return out
+
+
+def seed_sentences() -> list[tuple[str, str]]:
+    """``(lang, sentence)`` for every sentence of the seeds' passages."""
+    from embed.chunking import sentence_spans
+    from embed.documents import discover_seeds, read_document
+    from embed.language import detect_language
+
+    out: list[tuple[str, str]] = []
+    for path in discover_seeds(SEEDS).paths:
+        doc = read_document(path, SEEDS)
+        for paragraph in doc.text.split("\n"):
+            text = " ".join(paragraph.split())
+            if len(text) < 20:
+                continue
+            lang = detect_language(text, doc.lang)
+            out.extend((lang, text[b:e]) for b, e in sentence_spans(text))
+    return out
+
+
+def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) -> Path:
+    """A build of ``rows`` synthetic chunks that the real Searcher and service load.
+
+    Chunk texts are two sentences recombined at random from the seeds (so BM25 and the page
+    have real words); every vector is a clustered random unit vector (embedding 100k real
+    passages takes hours on 2 cores). Sentence spans mark the two sentences, so the sentence
+    channels do their real work. The build is written by :func:`embed.store.write_build` with
+    the real models' identities, and the FAISS index is chosen by corpus size as rebuild does.
+    Reused when ``vectors`` already holds one of ``rows`` chunks.
+    """
+    from embed.build import CHUNKER_VERSION
+    from embed.chunking import Chunk
+    from embed.index_types import build_faiss_index
+    from embed.lexical import LEXICAL_DIR, LexicalIndex
+    from embed.store import EMBEDDINGS, StoredChunk, current_build, read_manifest, write_build
+
+    live = current_build(vectors)
+    if live is not None and read_manifest(live)["counts"]["chunks"] == rows:
+        return live
+    rng = random.Random(0)
+    pool = seed_sentences()
+    chunks: list[StoredChunk] = []
+    spans: list[tuple[int, int, int]] = []
+    for row in range(rows):
+        (lang, first), (_, other) = rng.choice(pool), rng.choice(pool)
+        text = f"{first} {other}"
+        doc = f"synthetic/{row // 20:05d}"
+        chunk = Chunk(
+            doc_id=doc, paragraph=row % 20 + 1, part=0, start=0, end=len(text), text=text,
+            lang=lang, title=f"Synthetic document {row // 20}", date=None,
+            source=f"{doc}.txt", url=None,
+        )  # fmt: skip
+        chunks.append(StoredChunk(chunk, f"synthetic-{row}"))
+        spans += [(row, 0, len(first)), (row, len(first) + 1, len(text))]
+    dim2 = second.dimension if second is not None else 0
+    matrix = clustered_unit_vectors(rows, encoder.dimension, seed=1)
+    arrays = {
+        EMBEDDINGS: matrix,
+        "sentence_spans": np.asarray(spans, dtype=np.int32),
+        "sentence_embeddings": clustered_unit_vectors(2 * rows, encoder.dimension, seed=2),
+    }
+    second_info = None
+    if second is not None:
+        arrays["second_embeddings"] = clustered_unit_vectors(rows, dim2, seed=3)
+        arrays["second_sentence_embeddings"] = clustered_unit_vectors(2 * rows, dim2, seed=4)
+        second_info = {"name": second.name, "checksum": second.checksum, "dimension": dim2}
+    index, spec = build_faiss_index(matrix)
+    lexical = LexicalIndex.build([c.chunk.text for c in chunks])
+    documents = {c.chunk.doc_id: {"doc_id": c.chunk.doc_id, "title": c.chunk.title} for c in chunks}
+    manifest = {
+        "model": encoder.info.to_dict(),
+        "second_model": second_info,
+        "index": spec,
+        "chunking": {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens},
+        "counts": {"documents": len(documents), "chunks": rows, "sentences": len(spans)},
+        "languages": sorted({c.chunk.lang for c in chunks}),
+        "synthetic": "seed sentences recombined in pairs; clustered random unit vectors",
+    }
+    return write_build(
+        vectors, index=index, arrays=arrays, chunks=chunks, documents=documents,
+        manifest=manifest, tables={"translations": []}, writers={LEXICAL_DIR: lexical.save},
+    )  # fmt: skip

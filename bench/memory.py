@@ -1,0 +1,77 @@
+"""Resident memory of the service: after start-up and after N queries.
+
+    python bench/memory.py [--queries 10000] [--rows 0] [--workdir DIR]
+
+Starts a real ``xlsearch serve`` over the seeds index (and, with ``--rows``, over a synthetic
+index of that many chunks, see ``bench/_common.synthetic_index``), reads ``VmRSS`` of the server
+process from /proc/PID/status once it answers /health, then sends ``--queries`` searches (4
+concurrent clients, seeds queries cycled) and reads it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+from _common import SEEDS, header, rss_mb, seed_queries, server, synthetic_index, table
+
+from embed.build import rebuild_index
+from embed.config import EmbedSettings
+from embed.encoder import load_encoders
+
+
+async def hammer(base: str, total: int, queries: list[str], clients: int = 4) -> int:
+    import httpx
+
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+
+        async def worker(offset: int) -> None:
+            nonlocal errors
+            for i in range(offset, total, clients):
+                response = await client.get(
+                    "/search", params={"q": queries[i % len(queries)], "k": 10}
+                )
+                errors += response.status_code != 200
+
+        await asyncio.gather(*(worker(c) for c in range(clients)))
+    return errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
+    args = parser.parse_args()
+    settings = EmbedSettings()
+    encoder, second = load_encoders(settings)
+    indexes = [("seeds", args.workdir / "seeds-vectors")]
+    rebuild_index(SEEDS, indexes[0][1], encoder, second=second)
+    if args.rows:
+        indexes.append((f"synthetic {args.rows}", args.workdir / f"synthetic-{args.rows}"))
+        synthetic_index(indexes[1][1], args.rows, encoder, second)
+    del encoder, second
+    queries = seed_queries()
+    rows = []
+    for name, vectors in indexes:
+        with server(vectors) as (base, proc):
+            started = rss_mb(proc.pid)
+            errors = asyncio.run(hammer(base, args.queries, queries))
+            after = rss_mb(proc.pid)
+        rows.append(
+            {
+                "index": name,
+                "RSS after start-up (MiB)": started,
+                f"RSS after {args.queries} queries (MiB)": after,
+                "errors": errors,
+            }
+        )
+    print(header("bench/memory.py: service resident set (VmRSS)"))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
