@@ -111,7 +111,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         primary, other = (encoder, second) if encoder is not None else load_encoders(settings)
-        state = IndexState(settings.vectors_dir, primary, other, settings.ranking)
+        state = IndexState(
+            settings.vectors_dir,
+            primary,
+            other,
+            settings.ranking,
+            batch_window=settings.batch_window_ms / 1000,
+        )
         app.state.index = state
         metrics.index.state = state
         await reload_counted(state, metrics)

@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 Results = list[list[SearchResult]]
 
 
+# Matches the batch_window_ms setting's default.
+DEFAULT_WINDOW_S = 0.003
+
+
 @dataclass
 class _Job:
     searcher: Searcher
@@ -52,7 +56,7 @@ class QueryBatcher:
             larger request still runs, alone.
     """
 
-    def __init__(self, window: float = 0.003, max_queries: int = 64) -> None:
+    def __init__(self, window: float = DEFAULT_WINDOW_S, max_queries: int = 64) -> None:
         self.window = window
         self.max_queries = max_queries
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()

@@ -20,7 +20,7 @@ from embed.encoder import Encoder, TextEncoder
 from embed.ranking import RankingConfig
 from embed.search import Searcher, SearchResult
 from embed.store import StoreError, current_build, load_index
-from service.batching import QueryBatcher
+from service.batching import DEFAULT_WINDOW_S, QueryBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class IndexState:
         encoder: Encoder,
         second: TextEncoder | None = None,
         ranking: RankingConfig | None = None,
-        batch_window: float | None = None,
+        batch_window: float = DEFAULT_WINDOW_S,
     ) -> None:
         self.vectors_dir = vectors_dir
         self.encoder = encoder
@@ -91,10 +91,6 @@ class IndexState:
         # One worker thread runs every model and FAISS call: fast tokenizers are not safe to
         # call from several threads at once ("Already borrowed"), concurrent encodes would only
         # fight over the same cores, and concurrent requests share one forward pass.
-        if batch_window is None:
-            from embed.config import EmbedSettings
-
-            batch_window = EmbedSettings().batch_window_ms / 1000
         self.batcher = QueryBatcher(window=batch_window)
         # The worker thread holds the batcher, not this object: stop it when this one goes.
         weakref.finalize(self, self.batcher.stop)
