@@ -1,6 +1,7 @@
 """Query latency, warm, one client: in-process (``Searcher.search``) and over HTTP.
 
-    python bench/latency.py [--rows 100000] [--queries 200] [--backends torch onnx] [--workdir DIR]
+    python bench/latency.py [--rows 100000] [--queries 200] [--workdir DIR]
+                             [--backends torch onnx onnx-int8]
 
 Two indexes: the seeds (built by the real ``rebuild_index``) and a synthetic one of ``--rows``
 chunks (see ``bench/_common.synthetic_index``: seed sentences recombined in pairs, clustered
@@ -76,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx"])
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
     queries = seed_queries()

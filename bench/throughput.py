@@ -1,12 +1,13 @@
 """Throughput under 1, 4, 8 and 16 concurrent clients against a real ``xlsearch serve``.
 
-    python bench/throughput.py [--seconds 15] [--clients 1 4 8 16] [--workdir DIR]
+    python bench/throughput.py [--seconds 15] [--clients 1 4 8 16] [--windows 0 3] [--workdir DIR]
 
 The server runs as a subprocess on 127.0.0.1 (free port) over the seeds index, default
 ranking. Each level runs for ``--seconds`` (after a short warm-up): ``clients`` asyncio tasks
 share one ``httpx.AsyncClient`` (a connection each) and send ``GET /search?q=…&k=10`` back to
 back, cycling through the seeds queries. QPS counts answered requests per second; an error is a
-non-200 answer or a transport error (timeout 30 s).
+non-200 answer or a transport error (timeout 30 s). Each micro-batching window of ``--windows``
+(``XLSEARCH_BATCH_WINDOW_MS``) gets its own server, in the same run.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--windows", type=float, nargs="+", default=[0.0, 3.0])
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
     settings = EmbedSettings()
@@ -81,9 +83,12 @@ def main() -> None:
     del encoder, second
     queries = seed_queries()
     rows = []
-    with server(vectors) as (base, _):
-        for clients in args.clients:
-            rows.append(asyncio.run(level(base, clients, args.seconds, queries)))
+    for window in args.windows:
+        with server(vectors, env={"XLSEARCH_BATCH_WINDOW_MS": str(window)}) as (base, _):
+            for clients in args.clients:
+                result = asyncio.run(level(base, clients, args.seconds, queries))
+                rows.append({"window ms": window, **result})
+                print(rows[-1], flush=True)
     print(header(f"bench/throughput.py: seeds index, {args.seconds:g} s per level"))
     print(table(rows))
 

@@ -81,8 +81,9 @@ class Encoder:
         cache_dir: Where the default model is installed.
         threads: Torch intra-op threads; set deliberately, torch's default oversubscribes.
         query_backend: ``torch`` embeds queries with sentence-transformers; ``onnx`` with ONNX
-            Runtime (see :mod:`embed.onnx_encoder`), for models it supports (others fall back
-            to torch). Passages always take the sentence-transformers path.
+            Runtime and ``onnx-int8`` with its int8-quantized copy (see
+            :mod:`embed.onnx_encoder`), for models it supports (others fall back to torch).
+            Passages always take the sentence-transformers path.
     """
 
     def __init__(
@@ -182,7 +183,7 @@ class Encoder:
     @cached_property
     def onnx(self) -> OnnxQueryEncoder | None:
         """The ONNX Runtime query encoder, or ``None`` when queries go through torch."""
-        if self.query_backend != "onnx":
+        if self.query_backend not in ("onnx", "onnx-int8"):
             return None
         from embed.onnx_encoder import OnnxQueryEncoder, onnx_path, supports_onnx
 
@@ -196,6 +197,7 @@ class Encoder:
             self.prompts.get("query", ""),
             self.max_tokens,
             self.threads,
+            quantized=self.query_backend == "onnx-int8",
         )
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

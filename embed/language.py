@@ -29,9 +29,13 @@ def _get_identifier() -> LanguageIdentifier:
     return _identifier
 
 
+# ISO 639-2 "undetermined": too short or too mixed to tell.
+UNDETERMINED = "und"
+
+
 def detect_language(
     text: str,
-    default: str = "und",
+    default: str = UNDETERMINED,
     *,
     min_letters: int = MIN_LETTERS,
     min_confidence: float = MIN_CONFIDENCE,
@@ -52,6 +56,6 @@ def detect_language(
     if sum(ch.isalpha() for ch in text) < min_letters:
         return default
     lang, confidence = _get_identifier().classify(text)
-    if lang == "und" or confidence < min_confidence:
+    if lang == UNDETERMINED or confidence < min_confidence:
         return default
     return str(lang)

@@ -44,6 +44,12 @@ class RankingConfig(BaseModel):
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
         description=f"Weight per channel ({', '.join(CHANNELS)}); 0 or absent turns one off.",
     )
+    center_languages: bool = Field(
+        True,
+        description="Subtract each passage language's mean vector before fusing the dense "
+        "channels, so that no language is preferred for being the query's (see "
+        "embed/centering.py). No effect on a corpus in one language.",
+    )
 
 
 def zscore(values: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from embed.centering import LanguageCentroids, language_groups
 from embed.chunking import Chunk
 from embed.encoder import Encoder, TextEncoder
 from embed.lexical import LEXICAL_DIR, LexicalIndex
@@ -30,6 +31,14 @@ from embed.ranking import (
     fuse,
 )
 from embed.store import IndexData, StoreError, load_index
+
+# The dense channels and the arrays they score against.
+_CHANNEL_ARRAYS = {
+    DENSE: "embeddings",
+    DENSE_SENTENCE: "sentence_embeddings",
+    SECOND: "second_embeddings",
+    SECOND_SENTENCE: "second_sentence_embeddings",
+}
 
 # With a language filter, look this many times deeper before filtering, so that a language
 # holding a minority of the passages still fills the candidate list.
@@ -144,6 +153,41 @@ class Searcher:
     def _lexical(self) -> LexicalIndex | None:
         folder = self.data.path / LEXICAL_DIR
         return LexicalIndex.load(folder) if folder.is_dir() else None
+
+    @cached_property
+    def _centering(self) -> tuple[np.ndarray, dict[str, LanguageCentroids]] | None:
+        """Each chunk's language group and the centroids per dense array; ``None`` when the
+        corpus is not multilingual enough for centering to change anything."""
+        found = language_groups([c.chunk.lang for c in self.data.chunks], self.data.embeddings)
+        if found is None:
+            return None
+        groups, n = found
+        centroids = {}
+        for array in _CHANNEL_ARRAYS.values():
+            if array in self.data.arrays:
+                # Sentence arrays: each sentence takes the group of its chunk.
+                rows = self._spans[:, 0] if "sentence" in array else slice(None)
+                centroids[array] = LanguageCentroids(self.data.arrays[array], groups[rows], n)
+        return groups, centroids
+
+    def _centred(
+        self,
+        channels: dict[str, np.ndarray],
+        rows: np.ndarray,
+        query: np.ndarray,
+        query2: np.ndarray | None,
+    ) -> dict[str, np.ndarray]:
+        """The dense channels minus each passage language's offset (see :mod:`embed.centering`)."""
+        if not self.ranking.center_languages or self._centering is None:
+            return channels
+        groups, by_array = self._centering
+        centred = dict(channels)
+        for channel, values in channels.items():
+            centroids = by_array.get(_CHANNEL_ARRAYS.get(channel, ""))
+            vector = query2 if channel in (SECOND, SECOND_SENTENCE) else query
+            if centroids is not None and vector is not None:
+                centred[channel] = values - centroids.offsets(vector, groups[rows])
+        return centred
 
     def _weight(self, channel: str) -> float:
         return self.ranking.weights.get(channel, 0.0)
@@ -269,7 +313,9 @@ class Searcher:
                 )[0]
         if text is not None and self._weight(LEXICAL) and self._lexical is not None:
             channels[LEXICAL] = self._lexical.scores(text)[rows]
-        fused = fuse(channels, self.ranking.weights, self.ranking.fusion)
+        fused = fuse(
+            self._centred(channels, rows, query, query2), self.ranking.weights, self.ranking.fusion
+        )
         order = np.argsort(-fused, kind="stable")[:k]
         return [
             SearchResult(

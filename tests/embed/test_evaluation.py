@@ -17,6 +17,7 @@ from embed.evaluation import (
     relevant_ranks,
     tatoeba,
     xquad,
+    xquad_mixed,
 )
 from embed.search import Searcher, SearchResult
 from tests.conftest import ROOT, SHARED_DATA
@@ -82,3 +83,20 @@ def test_benchmark_readers_are_parallel() -> None:
     tat = tatoeba(SHARED_DATA / "tatoeba", "ru", "en")
     assert len(tat.corpus) == len(tat.query_set.queries) == 1000
     assert tat.query_set.direction == "ru->en"
+
+
+def test_mixed_xquad_holds_each_paragraph_in_one_language() -> None:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("benchmark data not found")
+    russian = xquad(SHARED_DATA / "xquad-dev", "en", "ru").corpus
+    english = xquad(SHARED_DATA / "xquad-dev", "ru", "en").corpus
+    en_questions, ru_questions = (
+        xquad_mixed(SHARED_DATA / "xquad-dev", lang) for lang in ("en", "ru")
+    )
+    texts = list(en_questions.corpus.values())
+    assert len(texts) == 120 and en_questions.corpus == ru_questions.corpus
+    assert texts[0] == russian["xquad-ru-000"] and texts[1] == english["xquad-en-001"]
+    assert en_questions.index_name == ru_questions.index_name == "xquad-dev-mixed"
+    # Same questions, same answers, in two languages.
+    pairs = zip(en_questions.query_set.queries, ru_questions.query_set.queries, strict=True)
+    assert all(a.relevant == b.relevant and a.query != b.query for a, b in pairs)

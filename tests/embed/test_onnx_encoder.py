@@ -10,10 +10,19 @@ import pytest
 
 from embed.config import EmbedSettings
 from embed.encoder import Encoder
-from embed.onnx_encoder import OnnxQueryEncoder, onnx_path, supports_onnx
+from embed.onnx_encoder import (
+    OnnxQueryEncoder,
+    onnx_path,
+    quantize_onnx,
+    quantized_path,
+    supports_onnx,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_COSINE = 0.999
+# int8 weights move a query vector a little; measured median 0.999 on the seeds queries, and
+# at most 0.3 points of hit@1 on XQuAD-dev and Tatoeba (bench/RESULTS.md).
+MIN_INT8_COSINE = 0.99
 
 
 def _seed_queries() -> list[str]:
@@ -30,6 +39,18 @@ def onnx_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
         encoder.prompts["query"],
         encoder.max_tokens,
         encoder.threads,
+    )
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
+    return OnnxQueryEncoder(
+        Path(encoder._target),
+        onnx_path(settings.model_cache, encoder.checksum),
+        encoder.prompts["query"],
+        encoder.max_tokens,
+        encoder.threads,
+        quantized=True,
     )
 
 
@@ -81,3 +102,38 @@ def test_encoder_uses_the_configured_backend(encoder: Encoder, settings: EmbedSe
     assert vectors.shape == (5, 384)
     assert float(np.min(np.sum(vectors * _torch_queries(encoder, queries), axis=1))) >= MIN_COSINE
     assert "model" not in onnx.__dict__, "ONNX queries must not load the torch model"
+
+
+def test_int8_queries_stay_close_to_sentence_transformers(
+    encoder: Encoder, int8_encoder: OnnxQueryEncoder
+) -> None:
+    queries = _seed_queries()
+    vectors = int8_encoder.encode(queries)
+    cosines = np.sum(vectors * _torch_queries(encoder, queries), axis=1)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(cosines)) >= MIN_INT8_COSINE
+    # Quantized, not a copy of the fp32 graph: the vectors do move.
+    assert float(np.min(cosines)) < 0.99999
+
+
+def test_int8_graph_is_a_quarter_of_the_fp32_one_and_written_once(
+    int8_encoder: OnnxQueryEncoder,
+) -> None:
+    int8_encoder.encode(["warm-up"])
+    fp32, int8 = int8_encoder.onnx_file, quantized_path(int8_encoder.onnx_file)
+    assert int8.is_file() and int8.stat().st_size < fp32.stat().st_size / 3
+    before = int8.stat().st_mtime_ns
+    assert quantize_onnx(fp32, int8) == int8
+    assert int8.stat().st_mtime_ns == before, "an existing int8 graph must be reused"
+    assert not list(int8.parent.glob(".export-*")), "no temporary file may be left behind"
+
+
+def test_quantized_file_name_names_the_recipe(tmp_path: Path) -> None:
+    # A copy cached by other quantization settings must never be picked up as this one.
+    assert quantized_path(tmp_path / "abc.onnx").name.startswith("abc.int8-")
+
+
+def test_int8_backend_runs_the_quantized_graph(settings: EmbedSettings) -> None:
+    int8 = Encoder(settings.model, settings.model_cache, query_backend="onnx-int8")
+    assert int8.onnx is not None and int8.onnx.quantized
+    assert int8.encode_queries(["Бортников"]).shape == (1, 384)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from embed.evaluation import QuerySet, evaluate, read_jsonl
 from embed.search import Searcher
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RU_ARTICLE = "001_5bcb32c10d9a48df"
 Case = tuple[str, str | None, str, int, str]
@@ -87,3 +92,19 @@ def test_result_offsets_point_into_the_source_text(searcher: Searcher) -> None:
         source = searcher.data.documents[chunk.doc_id]["text"]
         first_word = chunk.text.split()[0]
         assert source[chunk.start : chunk.end].lstrip().startswith(first_word)
+
+
+def test_language_centering_lifts_the_seeds_query_set(searcher: Searcher) -> None:
+    # The seeds hold four English articles and one Russian one: without centering, a query
+    # leans toward passages in its own language (see embed/centering.py).
+    queries = QuerySet("seeds", "all", read_jsonl(ROOT / "bench" / "queries" / "seeds.jsonl"))
+    uncentred = Searcher(
+        searcher.data,
+        searcher.encoder,
+        searcher.second,
+        searcher.ranking.model_copy(update={"center_languages": False}),
+    )
+    assert searcher.ranking.center_languages
+    with_centering, without = evaluate(searcher, queries), evaluate(uncentred, queries)
+    assert with_centering.mrr_at_10 > without.mrr_at_10
+    assert with_centering.hit_at_1 > without.hit_at_1
