@@ -240,14 +240,32 @@ def write_build(
         final = builds / name
         staging.rename(final)
         _fsync_dir(builds)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _write_error(vectors_dir, exc) from exc
         raise
     pointer_tmp = vectors_dir / f"{CURRENT}.tmp-{uuid.uuid4().hex[:8]}"
-    _write_durable(pointer_tmp, (name + "\n").encode())
-    os.replace(pointer_tmp, vectors_dir / CURRENT)
+    try:
+        _write_durable(pointer_tmp, (name + "\n").encode())
+        os.replace(pointer_tmp, vectors_dir / CURRENT)
+    except OSError as exc:
+        pointer_tmp.unlink(missing_ok=True)
+        raise _write_error(vectors_dir, exc) from exc
     _fsync_dir(vectors_dir)
     return final
+
+
+def _write_error(vectors_dir: Path, exc: OSError) -> StoreError:
+    """A write failure (a full disk, mostly) as a message that names the folder.
+
+    ``write()`` errors carry no file name, so without this a full disk says only "[Errno 28] No
+    space left on device", not where.
+    """
+    return StoreError(
+        f"cannot write a new build in {vectors_dir}: {exc.strerror or exc}; "
+        "the previous index is untouched"
+    )
 
 
 def prune_builds(vectors_dir: Path, keep: int = 2) -> list[Path]:

@@ -53,7 +53,9 @@ def serve(
         # Resolved here (they load lazily) so that a missing model is a message, not a traceback.
         encoder, second = load_encoders(settings)
     app = create_app(settings, encoder=encoder, second=second)
-    uvicorn.run(app, host=settings.host, port=settings.port)
+    # Our middleware logs one access line per request, with its request id and duration;
+    # uvicorn's own access log would repeat every request without them.
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False)
 
 
 if __name__ == "__main__":

@@ -283,6 +283,7 @@ def test_disk_full_is_a_clean_error_and_the_old_index_survives(
         message = errors.read_text(encoding="utf-8")
         assert code == 1, message
         assert "error:" in message and "No space left on device" in message
+        assert f"cannot write a new build in {full}" in message
         assert "Traceback" not in message
         assert _staging(full) == []
         assert _snapshot(full, query) == before

@@ -21,8 +21,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for name in ("XLSEARCH_HOST", "XLSEARCH_PORT"):
         monkeypatch.delenv(name, raising=False)
 
-    def run(app: FastAPI, host: str, port: int) -> None:
-        calls.update(app=app, host=host, port=port)
+    def run(app: FastAPI, host: str, port: int, access_log: bool = True) -> None:
+        calls.update(app=app, host=host, port=port, access_log=access_log)
 
     monkeypatch.setattr(uvicorn, "run", run)
     return calls
@@ -79,6 +79,8 @@ def test_serve_uses_an_existing_index_as_it_is(
     assert "building" not in result.output
     assert current_build(seed_vectors) == before
     assert served["port"] == 8000
+    # One access line per request, ours (with the request id), not uvicorn's as well.
+    assert served["access_log"] is False
 
 
 def test_serve_reports_a_missing_seeds_folder_in_one_line(tmp_path: Path) -> None:
