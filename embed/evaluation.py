@@ -176,10 +176,8 @@ class Benchmark:
 
 def xquad(data_dir: Path, source: str, target: str) -> Benchmark:
     """XQuAD-R: index the ``target`` paragraphs, query with the ``source`` questions."""
-    paragraphs, questions = _read_xquad(data_dir / f"xquad-dev.{target}.json")
-    _, source_questions = _read_xquad(data_dir / f"xquad-dev.{source}.json")
-    if [p for _, p in questions] != [p for _, p in source_questions]:
-        raise ValueError("XQuAD files are not parallel")
+    by_lang = _read_parallel_xquad(data_dir, (source, target))
+    paragraphs, source_questions = by_lang[target][0], by_lang[source][1]
     corpus = {f"xquad-{target}-{i:03d}": text for i, text in enumerate(paragraphs)}
     queries = [
         LabelledQuery(question, (f"xquad-{target}-{paragraph:03d}",))
@@ -201,9 +199,7 @@ def xquad_mixed(data_dir: Path, source: str) -> Benchmark:
     is the seeds' situation (English and Russian articles side by side) at benchmark scale, and
     what :mod:`embed.centering` is measured on.
     """
-    by_lang = {lang: _read_xquad(data_dir / f"xquad-dev.{lang}.json") for lang in ("en", "ru")}
-    if [p for _, p in by_lang["en"][1]] != [p for _, p in by_lang["ru"][1]]:
-        raise ValueError("XQuAD files are not parallel")
+    by_lang = _read_parallel_xquad(data_dir, ("en", "ru"))
     corpus = {
         f"xquad-mixed-{i:03d}": by_lang["ru" if i % 2 == 0 else "en"][0][i]
         for i in range(len(by_lang["en"][0]))
@@ -215,6 +211,17 @@ def xquad_mixed(data_dir: Path, source: str) -> Benchmark:
     return Benchmark(
         corpus, QuerySet("xquad-dev-mixed", f"{source}->en+ru", queries), "xquad-dev-mixed"
     )
+
+
+def _read_parallel_xquad(
+    data_dir: Path, langs: Sequence[str]
+) -> dict[str, tuple[list[str], list[tuple[str, int]]]]:
+    """Paragraphs and questions of XQuAD-dev in each of ``langs``, checked to be parallel."""
+    by_lang = {lang: _read_xquad(data_dir / f"xquad-dev.{lang}.json") for lang in langs}
+    answers = [[p for _, p in questions] for _, questions in by_lang.values()]
+    if any(a != answers[0] for a in answers):
+        raise ValueError("XQuAD files are not parallel")
+    return by_lang
 
 
 def _read_xquad(path: Path) -> tuple[list[str], list[tuple[str, int]]]:

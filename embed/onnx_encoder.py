@@ -10,7 +10,7 @@ to the torch vectors above 0.9999 on the seeds queries, see tests/embed/test_onn
 query vectors stay compatible with an index built by torch.
 
 The ``onnx-int8`` backend goes one step further: the export's weights are quantized to 8 bits
-(dynamic quantization, one scale per output channel), which makes a short query about 1.6x
+(dynamic quantization, one scale per output channel), which makes a short query about 1.2x
 faster and the file 4x smaller. Only queries are quantized, passages stay fp32; the loss this
 costs on Tatoeba and XQuAD-dev is measured in bench/RESULTS.md.
 """
@@ -36,11 +36,11 @@ logger = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 _OPSET = 17
-# The feed-forward output projection of each layer, as torch.onnx names it in BERT-family
-# exports (the attention output projection is ".../attention/output/dense/MatMul").
 # Names the quantization settings of :func:`quantize_onnx`: a cached copy made with other
 # settings is never mistaken for this one.
 _INT8_RECIPE = "int8-u8pc-ffn32"
+# The feed-forward output projection of each layer, as torch.onnx names it in BERT-family
+# exports (the attention output projection is ".../attention/output/dense/MatMul").
 _FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
 
 

@@ -181,12 +181,13 @@ class Searcher:
         if not self.ranking.center_languages or self._centering is None:
             return channels
         groups, by_array = self._centering
+        languages = groups[rows]
         centred = dict(channels)
         for channel, values in channels.items():
             centroids = by_array.get(_CHANNEL_ARRAYS.get(channel, ""))
             vector = query2 if channel in (SECOND, SECOND_SENTENCE) else query
             if centroids is not None and vector is not None:
-                centred[channel] = values - centroids.offsets(vector, groups[rows])
+                centred[channel] = values - centroids.offsets(vector, languages)
         return centred
 
     def _weight(self, channel: str) -> float:
