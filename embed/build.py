@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from embed.alignment import align_parallel
+from embed.alignment import ALIGNMENT_VERSION, align_parallel
 from embed.chunking import chunk_document, sentence_spans
 from embed.documents import (
     MAX_SEED_BYTES,
@@ -249,6 +249,7 @@ def _rebuild_locked(
         and [c.key for c in chunks] == [c.key for c in previous.chunks]
         and previous.manifest.get("second_model") == second_info
         and previous.manifest.get("lexical_version") == LEXICAL_VERSION
+        and previous.manifest.get("alignment_version") == ALIGNMENT_VERSION
     )
     if unchanged:
         return BuildSummary(len(documents), len(chunks), 0, len(chunks), skipped)
@@ -276,12 +277,15 @@ def _rebuild_locked(
 
     index, index_spec = build_faiss_index(matrix)
     extra = [arrays["second_embeddings"]] if second is not None else []
-    translations = align_parallel([c.chunk.lang for c in chunks], index, matrix, extra)
+    translations = align_parallel(
+        [c.chunk.lang for c in chunks], index, matrix, extra, [c.chunk.doc_id for c in chunks]
+    )
     lexical = LexicalIndex.build(chunk_texts)
     manifest = {
         "model": encoder.info.to_dict(),
         "second_model": second_info,
         "lexical_version": LEXICAL_VERSION,
+        "alignment_version": ALIGNMENT_VERSION,
         "index": index_spec,
         "chunking": chunking,
         "counts": {

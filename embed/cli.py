@@ -173,8 +173,8 @@ def eval_command(
         list[str] | None,
         typer.Option(
             "--set",
-            help="seeds, xquad, xquad-mixed, tatoeba, or a .jsonl query file (repeatable; "
-            "default: all).",
+            help="seeds, xquad, xquad-mixed, xquad-parallel, tatoeba, or a .jsonl query file "
+            "(repeatable; default: all).",
         ),
     ] = None,
     seeds: SeedsOpt = None,
@@ -191,7 +191,7 @@ def eval_command(
     """Measure hit@1, hit@5, MRR@10 and nDCG@10 per query set and direction."""
     _setup_logging(verbose)
     settings = _settings(seeds_dir=seeds, vectors_dir=vectors)
-    chosen = sets or ["seeds", "xquad", "xquad-mixed", "tatoeba"]
+    chosen = sets or ["seeds", "xquad", "xquad-mixed", "xquad-parallel", "tatoeba"]
     with user_errors():
         scores = run_eval(settings, chosen, data, workdir or settings.model_cache.parent / "eval")
     rows = [{k: v for k, v in asdict(score).items() if k != "misses"} for score in scores]

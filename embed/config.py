@@ -45,7 +45,7 @@ class EmbedSettings(BaseSettings):
         ge=0,
         le=100,
         description="How long the service waits to gather concurrent queries into one model "
-        "call (milliseconds).",
+        "call (milliseconds); only while queries overlap, a lone query never waits.",
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode batch.")
     second_model: str | None = Field(

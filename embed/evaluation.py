@@ -213,6 +213,32 @@ def xquad_mixed(data_dir: Path, source: str) -> Benchmark:
     )
 
 
+def xquad_parallel(data_dir: Path, source: str) -> Benchmark:
+    """XQuAD-R over both languages at once, asking for the answer in the other one.
+
+    Every paragraph is indexed in English and in Russian, and each ``source`` question asks,
+    with the result filter set to the other language, for the translation of its paragraph.
+    This is an analyst's question against the seeds' twin articles (000 in English, 001 in
+    Russian) at benchmark scale, and what the ranking's use of parallel passages is measured on.
+    """
+    target = "ru" if source == "en" else "en"
+    by_lang = _read_parallel_xquad(data_dir, ("en", "ru"))
+    corpus = {
+        f"xquad-{lang}-{i:03d}": text
+        for lang in ("en", "ru")
+        for i, text in enumerate(by_lang[lang][0])
+    }
+    queries = [
+        LabelledQuery(question, (f"xquad-{target}-{paragraph:03d}",), target)
+        for question, paragraph in by_lang[source][1]
+    ]
+    return Benchmark(
+        corpus,
+        QuerySet("xquad-dev-parallel", f"{source}->{target} (of en+ru)", queries),
+        "xquad-dev-parallel",
+    )
+
+
 def _read_parallel_xquad(
     data_dir: Path, langs: Sequence[str]
 ) -> dict[str, tuple[list[str], list[tuple[str, int]]]]:
@@ -279,6 +305,10 @@ BENCHMARKS: dict[str, Callable[[Path], list[Benchmark]]] = {
     "xquad-mixed": lambda data: [
         xquad_mixed(data / "xquad-dev", "en"),
         xquad_mixed(data / "xquad-dev", "ru"),
+    ],
+    "xquad-parallel": lambda data: [
+        xquad_parallel(data / "xquad-dev", "en"),
+        xquad_parallel(data / "xquad-dev", "ru"),
     ],
     "tatoeba": lambda data: [
         tatoeba(data / "tatoeba", "en", "ru"),

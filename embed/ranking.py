@@ -50,6 +50,12 @@ class RankingConfig(BaseModel):
         "channels, so that no language is preferred for being the query's (see "
         "embed/centering.py). No effect on a corpus in one language.",
     )
+    use_translations: bool = Field(
+        True,
+        description="Rank a passage at least as high as its parallel passage in another "
+        "language (the alignment links built with the index), so that a Russian passage is "
+        "found through the English one that says the same thing.",
+    )
 
 
 def zscore(values: np.ndarray) -> np.ndarray:

@@ -3,8 +3,11 @@
 A query is embedded, FAISS returns the nearest chunks as candidates, and the candidates are
 re-scored by every enabled channel (see :mod:`embed.ranking`): the chunk vector, the chunk's
 best-matching sentence, the same two with the second encoder, and BM25 over a script-neutral
-form of the text. The fused score orders the results; each result keeps its per-channel scores,
-the offsets of its best-matching sentence and its parallel passages in other languages.
+form of the text. The parallel passages (translations) of the candidates are scored too, and a
+passage ranks as high as the better of itself and its translation: a question answered plainly
+by an English paragraph finds the Russian paragraph that says the same. The final score orders
+the results; each result keeps its per-channel scores, the offsets of its best-matching
+sentence and its parallel passages in other languages.
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ class SearchResult:
     Attributes:
         rank: 1-based position in the result list.
         score: The fused ranking score (a weighted sum of per-channel z-scores, or of RRF
-            scores); comparable within one result list only.
+            scores), or its translation's when that is higher; comparable within one result
+            list only.
         chunk: The passage and its metadata.
         scores: Raw score per channel (cosines for dense channels, BM25 for ``lexical``).
         highlights: ``(begin, end)`` offsets in ``chunk.text`` of the best-matching sentence.
@@ -286,17 +290,15 @@ class Searcher:
         )  # fmt: skip
         return best, where
 
-    def _rank(
+    def _channels(
         self,
         rows: np.ndarray,
         dense: np.ndarray,
         query: np.ndarray,
         text: str | None,
         query2: np.ndarray | None,
-        k: int,
-    ) -> list[SearchResult]:
-        if not len(rows):
-            return []
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Raw scores of ``rows`` per enabled channel, and each row's best sentence (or -1)."""
         channels: dict[str, np.ndarray] = {DENSE: dense}
         has_sentences = "sentence_embeddings" in self.data.arrays and bool(
             np.all(self._first[rows + 1] > self._first[rows])
@@ -314,14 +316,58 @@ class Searcher:
                 )[0]
         if text is not None and self._weight(LEXICAL) and self._lexical is not None:
             channels[LEXICAL] = self._lexical.scores(text)[rows]
-        fused = fuse(
-            self._centred(channels, rows, query, query2), self.ranking.weights, self.ranking.fusion
+        return channels, best_sentence
+
+    def _with_counterparts(
+        self, rows: np.ndarray, dense: np.ndarray, query: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` followed by their parallel passages not among them, with dense scores."""
+        if not self.ranking.use_translations or not self._translations:
+            return rows, dense
+        extra: dict[int, None] = {}  # ordered and without repeats
+        for row in rows.tolist():
+            extra.update((int(other), None) for other, _ in self._counterpart_links(row))
+        for row in rows.tolist():
+            extra.pop(row, None)
+        if not extra:
+            return rows, dense
+        more = np.fromiter(extra, dtype=rows.dtype, count=len(extra))
+        return np.concatenate([rows, more]), np.concatenate(
+            [dense, self.data.embeddings[more] @ query]
         )
-        order = np.argsort(-fused, kind="stable")[:k]
+
+    def _rank(
+        self,
+        rows: np.ndarray,
+        dense: np.ndarray,
+        query: np.ndarray,
+        text: str | None,
+        query2: np.ndarray | None,
+        k: int,
+    ) -> list[SearchResult]:
+        if not len(rows):
+            return []
+        n = len(rows)
+        scored, scored_dense = self._with_counterparts(rows, dense, query)
+        channels, best_sentence = self._channels(scored, scored_dense, query, text, query2)
+        fused = fuse(
+            self._centred(channels, scored, query, query2),
+            self.ranking.weights,
+            self.ranking.fusion,
+        )
+        own = fused[:n]
+        # A passage says what its translation says: it ranks as high as the better of the two.
+        position = {int(row): i for i, row in enumerate(scored)}
+        final = own.copy()
+        if self.ranking.use_translations:
+            for i, row in enumerate(rows.tolist()):
+                for other, _ in self._counterpart_links(row):
+                    final[i] = max(final[i], fused[position[int(other)]])
+        order = np.lexsort((-own, -final))[:k]
         return [
             SearchResult(
                 rank=rank,
-                score=round(float(fused[i]), 6),
+                score=round(float(final[i]), 6),
                 chunk=self.data.chunks[int(rows[i])].chunk,
                 scores={name: round(float(values[i]), 6) for name, values in channels.items()},
                 highlights=self._highlight(int(best_sentence[i])),
@@ -336,10 +382,12 @@ class Searcher:
         _, begin, end = self._spans[sentence]
         return [(int(begin), int(end))]
 
+    def _counterpart_links(self, row: int) -> list[list[float]]:
+        """``[row, similarity]`` of each parallel passage of ``row`` (built by alignment)."""
+        return self._translations[row] if row < len(self._translations) else []
+
     def _counterparts(self, row: int) -> list[Translation]:
-        if row >= len(self._translations):
-            return []
         return [
             Translation(self.data.chunks[int(other)].chunk, float(score))
-            for other, score in self._translations[row]
+            for other, score in self._counterpart_links(row)
         ]

@@ -1,9 +1,10 @@
 """Dynamic micro-batching: concurrent queries share one model call, on one worker thread.
 
 Every search request hands its queries to :class:`QueryBatcher` and waits for its own results.
-A single worker thread takes the first waiting request, gathers whatever else arrives within a
-short window (and whatever queued up while it was busy), embeds all of their queries in one
-forward pass per encoder, then ranks each request on its own searcher. One thread does all model
+A single worker thread takes the first waiting request, gathers whatever queued up while it was
+busy and, when requests have been arriving together, whatever else arrives within a short
+window, embeds all of their queries in one forward pass per encoder, then ranks each request on
+its own searcher. One thread does all model
 and FAISS work, so:
 
 * the fast tokenizers are never called from two threads at once ("Already borrowed");
@@ -50,8 +51,8 @@ class QueryBatcher:
     """Gathers concurrent searches into batches run by one worker thread.
 
     Args:
-        window: Seconds to wait for more requests after the first one of a batch arrives
-            (0: take only what is already queued).
+        window: Seconds to wait for more requests after the first one of a batch arrives,
+            when the previous batch held more than one request (0: never wait).
         max_queries: Most queries embedded in one batch; a request is never split, so one
             larger request still runs, alone.
     """
@@ -109,11 +110,14 @@ class QueryBatcher:
         if thread is not None:
             thread.join(timeout=10)
 
-    def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
-        """The batch that starts with ``first``, and whether a stop request was seen."""
+    def _gather(self, first: _Job, wait: bool) -> tuple[list[_Job], bool]:
+        """The batch that starts with ``first``, and whether a stop request was seen.
+
+        With ``wait`` false only what is already queued joins: a lone client gets no delay.
+        """
         jobs = [first]
         count = len(first.queries)
-        deadline = time.monotonic() + self.window
+        deadline = time.monotonic() + (self.window if wait else 0.0)
         while count < self.max_queries:
             try:
                 remaining = deadline - time.monotonic()
@@ -132,12 +136,15 @@ class QueryBatcher:
         return jobs, False
 
     def _run(self) -> None:
+        # The window pays off only when requests overlap; after a batch of one it is skipped.
+        concurrent = False
         while True:
             item = self._queue.get()
             if item is _STOP:
                 return
             assert isinstance(item, _Job)
-            jobs, stop = self._gather(item)
+            jobs, stop = self._gather(item, wait=concurrent)
+            concurrent = len(jobs) > 1
             self.batches += 1
             self.batched_requests += len(jobs)
             groups: dict[int, list[_Job]] = {}

@@ -13,13 +13,13 @@ from service.settings import ServiceSettings
 from service.state import IndexState
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The settings the app was created with."""
     settings: ServiceSettings = request.app.state.settings
     return settings
 
 
-def get_index_state(request: Request) -> IndexState:
+async def get_index_state(request: Request) -> IndexState:
     """The holder of the live searcher."""
     state: IndexState = request.app.state.index
     return state
@@ -29,7 +29,7 @@ SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 IndexStateDep = Annotated[IndexState, Depends(get_index_state)]
 
 
-def get_searcher(state: IndexStateDep) -> Searcher:
+async def get_searcher(state: IndexStateDep) -> Searcher:
     """The searcher this request uses from start to end, even if a reload swaps it meanwhile.
 
     Raises:
@@ -55,7 +55,7 @@ class SearchContext:
     searcher: Searcher
 
 
-def get_search_context(
+async def get_search_context(
     request: Request, settings: SettingsDep, state: IndexStateDep, searcher: SearcherDep
 ) -> SearchContext:
     """Bundle the dependencies every search endpoint takes."""
@@ -65,7 +65,7 @@ def get_search_context(
 SearchContextDep = Annotated[SearchContext, Depends(get_search_context)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     x_api_key: Annotated[
         str | None,

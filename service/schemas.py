@@ -81,8 +81,9 @@ class SearchHit(BaseModel):
     rank: int = Field(description="1-based position in the result list.")
     score: float = Field(
         description="Ranking score, higher is closer: the passage's scores from the ranking's "
-        "channels (query-passage and query-sentence cosines, BM25) fused into one number, so "
-        "it compares results of one list only."
+        "channels (query-passage and query-sentence cosines, BM25) fused into one number, or "
+        "its translation's when that is higher (a passage ranks as high as its parallel "
+        "passage in another language); it compares results of one list only."
     )
     text: str = Field(description="The passage, whitespace-normalised.")
     doc_id: str = Field(

@@ -76,9 +76,15 @@ def document_url(request: Request, doc_id: str) -> URL:
 
 def passage_link(request: Request, chunk: Chunk) -> str:
     """URL of the document page that marks ``chunk`` and scrolls to its paragraph."""
-    url = document_url(request, chunk.doc_id)
-    marked = url.include_query_params(start=chunk.start, end=chunk.end)
-    return str(marked.replace(fragment=f"p{chunk.paragraph}"))
+    # Resolving a route costs about 0.1 ms and a result list links each document several
+    # times (its passages, their translations): resolve each document once per request.
+    urls: dict[str, str] | None = getattr(request.state, "document_urls", None)
+    if urls is None:
+        urls = request.state.document_urls = {}
+    url = urls.get(chunk.doc_id)
+    if url is None:
+        url = urls[chunk.doc_id] = str(document_url(request, chunk.doc_id))
+    return f"{url}?start={chunk.start}&end={chunk.end}#p{chunk.paragraph}"
 
 
 def to_hit(result: SearchResult, request: Request) -> SearchHit:

@@ -55,7 +55,7 @@ def test_seed_translations_precision_and_recall(searcher: Searcher) -> None:
     recall = len(predicted & SEED_PAIRS) / len(SEED_PAIRS)
     print(f"000<->001 translations: precision {precision:.3f}, recall {recall:.3f}")
     assert precision >= 0.9
-    assert recall >= 0.6
+    assert recall >= 0.85
 
 
 def test_results_carry_their_translation(searcher: Searcher) -> None:
@@ -63,3 +63,18 @@ def test_results_carry_their_translation(searcher: Searcher) -> None:
     assert (top.chunk.doc_id, top.chunk.paragraph) == (EN, 7)
     assert [(t.chunk.doc_id, t.chunk.paragraph) for t in top.translations] == [(RU, 11)]
     assert 0.5 < top.translations[0].score <= 1.0
+
+
+def test_a_weak_link_between_unrelated_documents_is_dropped() -> None:
+    # Two documents share one loose paraphrase (cosine 0.7, mutual best) and nothing else:
+    # with documents given, the link goes; without, it stays.
+    rng = np.random.default_rng(0)
+    base = np.linalg.qr(rng.normal(size=(32, 6)))[0].T  # orthonormal rows
+    twin = 0.7 * base[0] + np.sqrt(1 - 0.7**2) * base[5]
+    vectors = np.vstack([base[:3], twin[None, :], base[3:5]]).astype(np.float32)
+    langs = ["en", "en", "en", "ru", "ru", "ru"]
+    docs = ["a", "a", "a", "b", "b", "b"]
+    index = faiss.IndexFlatIP(32)
+    index.add(vectors)
+    assert align_parallel(langs, index, vectors)[0] == [(3, pytest.approx(0.7, abs=0.01))]
+    assert align_parallel(langs, index, vectors, docs=docs)[0] == []

@@ -18,6 +18,7 @@ from embed.evaluation import (
     tatoeba,
     xquad,
     xquad_mixed,
+    xquad_parallel,
 )
 from embed.search import Searcher, SearchResult
 from tests.conftest import ROOT, SHARED_DATA
@@ -100,3 +101,22 @@ def test_mixed_xquad_holds_each_paragraph_in_one_language() -> None:
     # Same questions, same answers, in two languages.
     pairs = zip(en_questions.query_set.queries, ru_questions.query_set.queries, strict=True)
     assert all(a.relevant == b.relevant and a.query != b.query for a, b in pairs)
+
+
+def test_parallel_xquad_asks_for_the_translation_of_the_answer() -> None:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("benchmark data not found")
+    en_questions, ru_questions = (
+        xquad_parallel(SHARED_DATA / "xquad-dev", lang) for lang in ("en", "ru")
+    )
+    russian = xquad(SHARED_DATA / "xquad-dev", "en", "ru")
+    assert en_questions.corpus == ru_questions.corpus and len(en_questions.corpus) == 240
+    assert en_questions.index_name == ru_questions.index_name == "xquad-dev-parallel"
+    # English questions want the Russian paragraph, filtered to Russian, and the reverse.
+    first = en_questions.query_set.queries[0]
+    assert (first.lang, first.relevant) == ("ru", russian.query_set.queries[0].relevant)
+    assert first.query == russian.query_set.queries[0].query
+    assert all(
+        q.lang == "en" and q.relevant[0].startswith("xquad-en-")
+        for q in ru_questions.query_set.queries
+    )

@@ -94,17 +94,33 @@ def test_result_offsets_point_into_the_source_text(searcher: Searcher) -> None:
         assert source[chunk.start : chunk.end].lstrip().startswith(first_word)
 
 
+def _with_ranking(searcher: Searcher, **changes: object) -> Searcher:
+    """The same index and models with some ranking settings changed."""
+    ranking = searcher.ranking.model_copy(update=changes)
+    return Searcher(searcher.data, searcher.encoder, searcher.second, ranking)
+
+
 def test_language_centering_lifts_the_seeds_query_set(searcher: Searcher) -> None:
     # The seeds hold four English articles and one Russian one: without centering, a query
     # leans toward passages in its own language (see embed/centering.py).
     queries = QuerySet("seeds", "all", read_jsonl(ROOT / "bench" / "queries" / "seeds.jsonl"))
-    uncentred = Searcher(
-        searcher.data,
-        searcher.encoder,
-        searcher.second,
-        searcher.ranking.model_copy(update={"center_languages": False}),
-    )
+    uncentred = _with_ranking(searcher, center_languages=False)
     assert searcher.ranking.center_languages
     with_centering, without = evaluate(searcher, queries), evaluate(uncentred, queries)
     assert with_centering.mrr_at_10 > without.mrr_at_10
     assert with_centering.hit_at_1 > without.hit_at_1
+
+
+def test_a_passage_is_found_through_its_translation(searcher: Searcher) -> None:
+    # 001 paragraph 2 is the Russian of 000 paragraph 2 ("The 54th meeting of the Council is
+    # taking place in Bishkek."); asked in English for Russian results, the English twin's
+    # score carries it past the Russian closing paragraph that also names the 54th meeting.
+    query, answer = "Where is the 54th meeting of the council taking place?", (RU_ARTICLE, 2)
+    alone = _with_ranking(searcher, use_translations=False)
+    assert searcher.ranking.use_translations
+    found = searcher.search(query, k=5, lang="ru")
+    assert (found[0].chunk.doc_id, found[0].chunk.paragraph) == answer
+    ranked_alone = [
+        (r.chunk.doc_id, r.chunk.paragraph) for r in alone.search(query, k=5, lang="ru")
+    ]
+    assert ranked_alone[0] != answer

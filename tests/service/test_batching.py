@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -86,6 +87,40 @@ def test_requests_queued_while_the_worker_is_busy_share_one_batch() -> None:
     finally:
         batcher.close()
     assert searcher.batches == [["q-0"], [f"q-{i}" for i in range(1, 11)]]
+
+
+def test_a_lone_request_does_not_wait_for_the_window() -> None:
+    batcher = QueryBatcher(window=5.0)
+    searcher = FakeSearcher()
+    try:
+        began = time.monotonic()
+        for i in range(3):
+            assert batcher.search(searcher, [f"q-{i}"], 1, None) == [[(f"q-{i}", i, i, 1, None)]]
+        assert time.monotonic() - began < 5.0
+    finally:
+        batcher.close()
+    assert searcher.batches == [["q-0"], ["q-1"], ["q-2"]]
+
+
+def test_after_overlapping_requests_the_window_gathers_late_ones() -> None:
+    batcher = QueryBatcher(window=2.0, max_queries=1000)
+    searcher = FakeSearcher()
+    searcher.gate.clear()
+    try:
+        first = batcher.submit(searcher, ["q-0"], 1, None)
+        assert searcher.entered.wait(10)
+        overlapping = [batcher.submit(searcher, [f"q-{i}"], 1, None) for i in (1, 2)]
+        searcher.gate.set()
+        for future in [first, *overlapping]:
+            future.result(10)
+        # The last batch held two requests, so the next one waits for a late arrival.
+        early = batcher.submit(searcher, ["q-3"], 1, None)
+        time.sleep(0.2)
+        late = batcher.submit(searcher, ["q-4"], 1, None)
+        early.result(10), late.result(10)
+    finally:
+        batcher.close()
+    assert searcher.batches[-1] == ["q-3", "q-4"]
 
 
 def test_a_failed_batch_fails_its_callers_and_the_worker_goes_on() -> None:
