@@ -8,7 +8,9 @@ from its passages removes the shared language component (Libovický et al., 2020
 Language Neutrality of Pre-trained Multilingual Representations"). For a query ``q`` and a
 passage ``p`` of language ``L`` the centred score is ``q·p − q·μ_L``: the raw cosine minus the
 query's mean cosine to all of ``L``'s passages, so the index itself is unchanged and the
-correction costs one small matrix product per query.
+correction costs one small matrix product per query. The lexical channel has the same bias in a
+stronger form (a query's ordinary words match only passages of its own language) and gets the
+same correction: each BM25 score minus the query's mean BM25 score over the passage's language.
 
 With a single language the offset is the same for every passage and the ranking does not move,
 so centering only starts when two languages have :data:`MIN_ROWS` passages each. Passages of

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from embed.centering import LanguageCentroids, language_groups
+from embed.centering import LanguageCentroids, group_means, language_groups
 from embed.chunking import Chunk
 from embed.encoder import Encoder, TextEncoder
 from embed.lexical import LEXICAL_DIR, LexicalIndex
@@ -180,8 +180,14 @@ class Searcher:
         rows: np.ndarray,
         query: np.ndarray,
         query2: np.ndarray | None,
+        lexical: np.ndarray | None,
     ) -> dict[str, np.ndarray]:
-        """The dense channels minus each passage language's offset (see :mod:`embed.centering`)."""
+        """Each channel minus the query's mean score over the passage's language.
+
+        For the dense channels that is ``q·μ_L`` (see :mod:`embed.centering`); for BM25, whose
+        ordinary words match only passages of the query's own language, the mean of
+        ``lexical`` (the query's score of every passage) over each language.
+        """
         if not self.ranking.center_languages or self._centering is None:
             return channels
         groups, by_array = self._centering
@@ -192,6 +198,9 @@ class Searcher:
             vector = query2 if channel in (SECOND, SECOND_SENTENCE) else query
             if centroids is not None and vector is not None:
                 centred[channel] = values - centroids.offsets(vector, languages)
+        if lexical is not None and LEXICAL in channels:
+            means = group_means(lexical[:, None], groups, int(groups.max()) + 1)[:, 0]
+            centred[LEXICAL] = channels[LEXICAL] - means[languages]
         return centred
 
     def _weight(self, channel: str) -> float:
@@ -295,10 +304,13 @@ class Searcher:
         rows: np.ndarray,
         dense: np.ndarray,
         query: np.ndarray,
-        text: str | None,
+        lexical: np.ndarray | None,
         query2: np.ndarray | None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Raw scores of ``rows`` per enabled channel, and each row's best sentence (or -1)."""
+        """Raw scores of ``rows`` per enabled channel, and each row's best sentence (or -1).
+
+        ``lexical`` holds the query's BM25 score of every passage (``None``: channel off).
+        """
         channels: dict[str, np.ndarray] = {DENSE: dense}
         has_sentences = "sentence_embeddings" in self.data.arrays and bool(
             np.all(self._first[rows + 1] > self._first[rows])
@@ -314,8 +326,8 @@ class Searcher:
                 channels[SECOND_SENTENCE] = self._best_sentence(
                     rows, query2, "second_sentence_embeddings"
                 )[0]
-        if text is not None and self._weight(LEXICAL) and self._lexical is not None:
-            channels[LEXICAL] = self._lexical.scores(text)[rows]
+        if lexical is not None:
+            channels[LEXICAL] = lexical[rows]
         return channels, best_sentence
 
     def _with_counterparts(
@@ -349,9 +361,12 @@ class Searcher:
             return []
         n = len(rows)
         scored, scored_dense = self._with_counterparts(rows, dense, query)
-        channels, best_sentence = self._channels(scored, scored_dense, query, text, query2)
+        lexical = None
+        if text is not None and self._weight(LEXICAL) and self._lexical is not None:
+            lexical = self._lexical.scores(text)
+        channels, best_sentence = self._channels(scored, scored_dense, query, lexical, query2)
         fused = fuse(
-            self._centred(channels, scored, query, query2),
+            self._centred(channels, scored, query, query2, lexical),
             self.ranking.weights,
             self.ranking.fusion,
         )

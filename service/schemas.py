@@ -111,8 +111,8 @@ class SearchHit(BaseModel):
         "`dense` (query-passage cosine, e5), `dense_sentence` (best sentence, e5), `second` "
         "and `second_sentence` (the same with the second encoder), `lexical` (BM25 over "
         "transliterated text). Channels turned off are absent. In a corpus of several "
-        "languages the dense channels are fused after language centering, so the ranking can "
-        "differ from the order of these raw cosines."
+        "languages the channels are fused after language centering, so the ranking can "
+        "differ from the order of these raw scores."
     )
     highlights: list[Highlight] = Field(
         description="The best-matching sentence(s) of the passage, as offsets in `text`."

@@ -45,6 +45,12 @@ RU_TO_EN: list[Case] = [
         "помощь афганскому народу в восстановлении государства",
         None, "003_49e06463a676a368", 5, "Afghan people to restore their state",
     ),
+    # 001's paragraph on cyberterrorism shares the query's Russian words; BM25 scores centred
+    # per language keep that from outweighing the English paragraph that answers.
+    (
+        "противодействие использованию террористами искусственного интеллекта и киберпространства",
+        None, "004_c2ed28fc8de17507", 4, "artificial intelligence and cyberspace",
+    ),
 ]  # fmt: skip
 
 
