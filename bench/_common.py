@@ -14,6 +14,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -83,7 +84,9 @@ def server(
     port = free_port()
     exe = Path(sys.executable).with_name("xlsearch")
     full_env = {**os.environ, "XLSEARCH_RELOAD_INTERVAL": "0", **(env or {})}
-    log = open(vectors.parent / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
+    # In the temp folder: beside ``vectors`` would be the repository root for ./vectors.
+    log_path = Path(tempfile.gettempdir()) / f"xlsearch-serve-{port}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [str(exe), "serve", "--vectors", str(vectors), "--seeds", str(seeds), "--port", str(port)],
         env=full_env,

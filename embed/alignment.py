@@ -16,7 +16,7 @@ encoder's when it is enabled). Links are made in two rounds:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ PARALLEL_SHARE = 0.5
 CANDIDATES = 16
 
 Links = list[list[tuple[int, float]]]
+# Mean cosine over the encoders between one chunk and several others.
+Similarity = Callable[[int, np.ndarray], np.ndarray]
 
 
 def align_parallel(
@@ -125,7 +127,11 @@ def _parallel_documents(links: Links, doc: np.ndarray) -> list[tuple[str, str]]:
 
 
 def _fill_pair(
-    links: Links, rows_a: np.ndarray, rows_b: np.ndarray, similarity: Any, allowed: np.ndarray
+    links: Links,
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    similarity: Similarity,
+    allowed: np.ndarray,
 ) -> None:
     """Round 2 inside two parallel documents (see the module docstring); ``allowed`` masks
     the pairs of chunks in different languages."""

@@ -159,9 +159,9 @@ class Searcher:
         return LexicalIndex.load(folder) if folder.is_dir() else None
 
     @cached_property
-    def _centering(self) -> tuple[np.ndarray, dict[str, LanguageCentroids]] | None:
-        """Each chunk's language group and the centroids per dense array; ``None`` when the
-        corpus is not multilingual enough for centering to change anything."""
+    def _centering(self) -> tuple[np.ndarray, int, dict[str, LanguageCentroids]] | None:
+        """Each chunk's language group, the number of groups and the centroids per dense
+        array; ``None`` when the corpus is not multilingual enough for centering to matter."""
         found = language_groups([c.chunk.lang for c in self.data.chunks], self.data.embeddings)
         if found is None:
             return None
@@ -172,7 +172,7 @@ class Searcher:
                 # Sentence arrays: each sentence takes the group of its chunk.
                 rows = self._spans[:, 0] if "sentence" in array else slice(None)
                 centroids[array] = LanguageCentroids(self.data.arrays[array], groups[rows], n)
-        return groups, centroids
+        return groups, n, centroids
 
     def _centred(
         self,
@@ -190,7 +190,7 @@ class Searcher:
         """
         if not self.ranking.center_languages or self._centering is None:
             return channels
-        groups, by_array = self._centering
+        groups, n, by_array = self._centering
         languages = groups[rows]
         centred = dict(channels)
         for channel, values in channels.items():
@@ -199,7 +199,7 @@ class Searcher:
             if centroids is not None and vector is not None:
                 centred[channel] = values - centroids.offsets(vector, languages)
         if lexical is not None and LEXICAL in channels:
-            means = group_means(lexical[:, None], groups, int(groups.max()) + 1)[:, 0]
+            means = group_means(lexical[:, None], groups, n)[:, 0]
             centred[LEXICAL] = channels[LEXICAL] - means[languages]
         return centred
 
@@ -371,10 +371,10 @@ class Searcher:
             self.ranking.fusion,
         )
         own = fused[:n]
-        # A passage says what its translation says: it ranks as high as the better of the two.
-        position = {int(row): i for i, row in enumerate(scored)}
         final = own.copy()
         if self.ranking.use_translations:
+            # A passage says what its translation says: it ranks as high as the better of the two.
+            position = {int(row): i for i, row in enumerate(scored)}
             for i, row in enumerate(rows.tolist()):
                 for other, _ in self._counterpart_links(row):
                     final[i] = max(final[i], fused[position[int(other)]])

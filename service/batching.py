@@ -4,8 +4,7 @@ Every search request hands its queries to :class:`QueryBatcher` and waits for it
 A single worker thread takes the first waiting request, gathers whatever queued up while it was
 busy and, when requests have been arriving together, whatever else arrives within a short
 window, embeds all of their queries in one forward pass per encoder, then ranks each request on
-its own searcher. One thread does all model
-and FAISS work, so:
+its own searcher. One thread does all model and FAISS work, so:
 
 * the fast tokenizers are never called from two threads at once ("Already borrowed");
 * concurrent requests do not fight over the two cores with one forward pass each;
