@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -104,7 +105,13 @@ def export_onnx(model_folder: Path, target: Path) -> Path:
 
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
-    with _replacing(target) as tmp, torch.no_grad():
+    with _replacing(target) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # The tracer warns that shape checks in the attention code become constants, and the
+        # exporter that the position lookup becomes a gather; neither changes the function
+        # (tests/embed/test_onnx_encoder.py compares other lengths and batch sizes with torch),
+        # and a user running a first search should not read a dozen of them.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
         torch.onnx.export(
             Wrapper(model),
             (ids, mask),
