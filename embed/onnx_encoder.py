@@ -2,7 +2,8 @@
 
 The installed model folder (a ``BertModel`` with mean pooling and normalisation, see
 :mod:`embed.models`) is exported once with ``torch.onnx.export`` into the model cache, under a
-name derived from the model's checksum. Queries then run through ``onnxruntime`` with the fast
+name derived from the model's checksum, and its attention, layer norms and GELU are fused by
+ONNX Runtime's transformer optimizer. Queries then run through ``onnxruntime`` with the fast
 tokenizer, mean pooling and L2 normalisation in numpy; torch is not needed at query time.
 
 Passages keep the sentence-transformers path: the ONNX graph computes the same function (cosine
@@ -10,8 +11,8 @@ to the torch vectors above 0.9999 on the seeds queries, see tests/embed/test_onn
 query vectors stay compatible with an index built by torch.
 
 The ``onnx-int8`` backend goes one step further: the export's weights are quantized to 8 bits
-(dynamic quantization, one scale per output channel), which makes a short query about 1.2x
-faster and the file 4x smaller. Only queries are quantized, passages stay fp32; the loss this
+(dynamic quantization, one scale per output channel), which makes a short query about 1.3x
+faster and the file 3.4x smaller. Only queries are quantized, passages stay fp32; the loss this
 costs on Tatoeba and XQuAD-dev is measured in bench/RESULTS.md.
 """
 
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 _OPSET = 17
+# Names how the export is made (see :func:`_fuse`): an older export in the cache, made another
+# way, is never mistaken for this one.
+_EXPORT_RECIPE = "fused"
 # Names the quantization settings of :func:`quantize_onnx`: a cached copy made with other
 # settings is never mistaken for this one.
 _INT8_RECIPE = "int8-u8pc-ffn32"
@@ -47,7 +51,7 @@ _FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
 
 def onnx_path(cache_dir: Path, checksum: str) -> Path:
     """Where the fp32 ONNX export of the model with ``checksum`` is kept."""
-    return cache_dir / ONNX_DIR / f"{checksum[:32]}.onnx"
+    return cache_dir / ONNX_DIR / f"{checksum[:32]}.{_EXPORT_RECIPE}.onnx"
 
 
 def quantized_path(onnx_file: Path) -> Path:
@@ -88,7 +92,9 @@ def export_onnx(model_folder: Path, target: Path) -> Path:
     from transformers import AutoModel
 
     logger.info("exporting %s to ONNX at %s", model_folder, target)
-    model = AutoModel.from_pretrained(str(model_folder))
+    # Eager attention exports as plain MatMul and Softmax nodes, the pattern :func:`_fuse` turns
+    # into one Attention op per layer; the SDPA export does not fuse.
+    model = AutoModel.from_pretrained(str(model_folder), attn_implementation="eager")
     model.eval()
 
     class Wrapper(torch.nn.Module):
@@ -112,6 +118,9 @@ def export_onnx(model_folder: Path, target: Path) -> Path:
         # and a user running a first search should not read a dozen of them.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
         warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+        # The TorchScript exporter is chosen on purpose (dynamo=False): it needs no onnxscript,
+        # and its node names are the ones the int8 recipe excludes (_FFN_OUTPUT).
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             Wrapper(model),
             (ids, mask),
@@ -126,7 +135,32 @@ def export_onnx(model_folder: Path, target: Path) -> Path:
             opset_version=_OPSET,
             dynamo=False,
         )
+        _fuse(tmp, model.config)
     return target
+
+
+def _fuse(graph: Path, config: Any) -> None:
+    """Rewrite an export in place with ONNX Runtime's transformer fusions.
+
+    Attention, skip-connection layer norms and bias + GELU each become one op per layer: about
+    10% less time per short query on 2 cores, with the same vectors (cosine to the unfused
+    graph above 0.9999999 on the seeds queries). The embedding fusion stays off: it numbers
+    positions from 0, which XLM-R-style models do not.
+    """
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = False
+    optimized = optimize_model(
+        str(graph),
+        model_type="bert",
+        num_heads=config.num_attention_heads,
+        hidden_size=config.hidden_size,
+        opt_level=0,
+        optimization_options=options,
+    )
+    optimized.save_model_to_file(str(graph))
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
@@ -135,8 +169,9 @@ def quantize_onnx(source: Path, target: Path) -> Path:
     Dynamic quantization (weights to unsigned 8 bits with one scale per output channel,
     activations per call) of every MatMul and the embedding table, except the feed-forward
     output projections, whose activations carry the outliers that 8 bits clip. Measured with
-    e5-small alone on XQuAD-dev and Tatoeba (bench/RESULTS.md): this loses at most 0.3 points
-    of hit@1; quantizing those projections too loses 1.4, and one scale per tensor 3.1.
+    e5-small alone on XQuAD-dev and Tatoeba (bench/RESULTS.md): this loses at most 0.4 points
+    of hit@1 (0.3 before the fusion); on the unfused graph, quantizing those projections too
+    lost 1.4, and one scale per tensor 3.1.
 
     Returns:
         ``target``.
@@ -160,6 +195,9 @@ def quantize_onnx(source: Path, target: Path) -> Path:
             weight_type=QuantType.QUInt8,
             per_channel=True,
             nodes_to_exclude=keep_fp32,
+            # The fused ops (com.microsoft domain) hide their output types from ONNX shape
+            # inference; every tensor of this graph is float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     return target
 
