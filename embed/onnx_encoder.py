@@ -195,8 +195,8 @@ def quantize_onnx(source: Path, target: Path) -> Path:
             weight_type=QuantType.QUInt8,
             per_channel=True,
             nodes_to_exclude=keep_fp32,
-            # The fused ops (com.microsoft domain) hide their output types from ONNX shape
-            # inference; every tensor of this graph is float.
+            # ONNX shape inference cannot type the outputs of the fused ops (com.microsoft
+            # domain); they are all float.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     return target
