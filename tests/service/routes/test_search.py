@@ -81,6 +81,16 @@ def test_link_opens_the_document_page_with_the_passage_marked(client: TestClient
     assert f"<mark>{hit['text'][:40]}" in page.text
 
 
+def test_links_follow_the_host_of_each_request(client: TestClient) -> None:
+    # Document paths are resolved once per app; the host must still be each request's own.
+    hosts = ["search.example.org", "127.0.0.1:8000", "search.example.org"]
+    for host in hosts:
+        body = client.get("/search", params={"q": EN_QUERY, "k": 3}, headers={"Host": host})
+        for hit in body.json()["results"]:
+            links = [hit["link"]] + [t["link"] for t in hit["translations"]]
+            assert {urlsplit(link).netloc for link in links} == {host}
+
+
 def test_highlight_marks_the_matching_sentence_across_languages(client: TestClient) -> None:
     query = "Kyrgyzstan's state programme against extremism and terrorism for 2023-2027"
     top = client.get("/search", params={"q": query, "lang": "ru", "k": 1}).json()["results"][0]
