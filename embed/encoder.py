@@ -48,7 +48,11 @@ class TextEncoder(Protocol):
 def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
     """The primary encoder and, when configured, the second one (both lazy: nothing loads yet)."""
     primary = Encoder(
-        settings.model, settings.model_cache, settings.threads, settings.query_backend
+        settings.model,
+        settings.model_cache,
+        settings.threads,
+        settings.query_backend,
+        query_spin=settings.query_spin,
     )
     if not settings.second_model:
         return primary, None
@@ -84,14 +88,22 @@ class Encoder:
             Runtime and ``onnx-int8`` with its int8-quantized copy (see
             :mod:`embed.onnx_encoder`), for models it supports (others fall back to torch).
             Passages always take the sentence-transformers path.
+        query_spin: Whether ONNX Runtime's threads spin-wait between queries (see
+            :class:`embed.onnx_encoder.OnnxQueryEncoder`).
     """
 
     def __init__(
-        self, model_name: str, cache_dir: Path, threads: int = 2, query_backend: str = "torch"
+        self,
+        model_name: str,
+        cache_dir: Path,
+        threads: int = 2,
+        query_backend: str = "torch",
+        query_spin: bool = True,
     ) -> None:
         self.name = model_name
         self.threads = threads
         self.query_backend = query_backend
+        self.query_spin = query_spin
         self._cache_dir = cache_dir
         self._target, self._known_checksum = resolve_model(model_name, cache_dir)
 
@@ -198,6 +210,7 @@ class Encoder:
             self.max_tokens,
             self.threads,
             quantized=self.query_backend == "onnx-int8",
+            spin=self.query_spin,
         )
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

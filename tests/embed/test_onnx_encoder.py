@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embed.config import EmbedSettings
-from embed.encoder import Encoder
+from embed.encoder import Encoder, load_encoders
 from embed.onnx_encoder import (
     OnnxQueryEncoder,
     onnx_path,
@@ -140,6 +140,16 @@ def test_export_is_fused_one_attention_op_per_layer(onnx_encoder: OnnxQueryEncod
     assert ops.count("Attention") == config["num_hidden_layers"]
     assert "Softmax" not in ops
     assert onnx_encoder.onnx_file.name.endswith(".fused.onnx")
+
+
+@pytest.mark.parametrize("spin", [False, True])
+def test_query_spin_setting_reaches_the_session(settings: EmbedSettings, spin: bool) -> None:
+    encoder, _ = load_encoders(settings.model_copy(update={"query_spin": spin, "second_model": ""}))
+    assert encoder.onnx is not None
+    options = encoder.onnx.session.get_session_options()
+    entry = options.get_session_config_entry("session.intra_op.allow_spinning")
+    assert entry == str(int(spin))
+    assert encoder.encode_queries(["Бортников"]).shape == (1, 384)
 
 
 def test_quantized_file_name_names_the_recipe(tmp_path: Path) -> None:
