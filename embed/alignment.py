@@ -106,8 +106,13 @@ def _link(links: Links, a: int, b: int, sim: float) -> None:
 def _parallel_documents(links: Links, doc: np.ndarray) -> list[tuple[str, str]]:
     """Drop weak links between documents that are not parallel; return the parallel pairs."""
     sizes = Counter(doc.tolist())
+
+    def pair(row: int, other: int) -> tuple[str, str]:
+        first, second = sorted((doc[row], doc[other]))
+        return first, second
+
     pairs = Counter(
-        tuple(sorted((doc[row], doc[other])))
+        pair(row, other)
         for row, row_links in enumerate(links)
         for other, _ in row_links
         if row < other
@@ -121,7 +126,7 @@ def _parallel_documents(links: Links, doc: np.ndarray) -> list[tuple[str, str]]:
         row_links[:] = [
             (other, sim)
             for other, sim in row_links
-            if sim >= ONE_SIDED_SIMILARITY or tuple(sorted((doc[row], doc[other]))) in parallel
+            if sim >= ONE_SIDED_SIMILARITY or pair(row, other) in parallel
         ]
     return sorted(parallel)
 
@@ -146,14 +151,12 @@ def _fill_pair(
             mutual = int(np.argmax(among[:, b])) == a
             if mutual and among[a, b] >= PAIR_IN_DOCUMENT:
                 _link(links, int(rows_a[a]), int(rows_b[b]), float(among[a, b]))
-    for a, row in enumerate(rows_a.tolist()):
-        b = int(np.argmax(sims[a]))
-        if not links[row] and sims[a, b] >= JOIN_IN_DOCUMENT:
-            _link(links, row, int(rows_b[b]), float(sims[a, b]))
-    for b, row in enumerate(rows_b.tolist()):
-        a = int(np.argmax(sims[:, b]))
-        if not links[row] and sims[a, b] >= JOIN_IN_DOCUMENT:
-            _link(links, row, int(rows_a[a]), float(sims[a, b]))
+    # Leftovers of either document, first a's then b's, join their closest counterpart.
+    for rows, others, table in ((rows_a, rows_b, sims), (rows_b, rows_a, sims.T)):
+        for i, row in enumerate(rows.tolist()):
+            j = int(np.argmax(table[i]))
+            if not links[row] and table[i, j] >= JOIN_IN_DOCUMENT:
+                _link(links, row, int(others[j]), float(table[i, j]))
 
 
 def _candidates(lang: np.ndarray, index: Any, primary: np.ndarray) -> dict[int, np.ndarray]:

@@ -86,13 +86,7 @@ def document_url(request: Request, doc_id: str) -> URL:
 
 def passage_link(request: Request, chunk: Chunk) -> str:
     """URL of the document page that marks ``chunk`` and scrolls to its paragraph."""
-    # A result list links each document several times (its passages, their translations).
-    urls: dict[str, str] | None = getattr(request.state, "document_urls", None)
-    if urls is None:
-        urls = request.state.document_urls = {}
-    url = urls.get(chunk.doc_id)
-    if url is None:
-        url = urls[chunk.doc_id] = str(document_url(request, chunk.doc_id))
+    url = document_url(request, chunk.doc_id)
     return f"{url}?start={chunk.start}&end={chunk.end}#p{chunk.paragraph}"
 
 
