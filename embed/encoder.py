@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from embed.late_interaction import content_tokens, prompt_length, token_layer
 from embed.models import ModelError, ModelInfo, resolve_model
 
 if TYPE_CHECKING:
@@ -122,6 +123,11 @@ class Encoder:
                 "default model or a local model folder can be used."
             ) from exc
         model.eval()
+        transformer = getattr(model[0], "auto_model", None)
+        if transformer is not None:
+            # The late-interaction channel reads a middle layer's token states; asking for the
+            # hidden states returns what the forward pass computes anyway.
+            transformer.config.output_hidden_states = True
         return model
 
     def _folder_json(self, name: str) -> dict[str, Any] | None:
@@ -177,20 +183,60 @@ class Encoder:
 
         return AutoTokenizer.from_pretrained(self._target)
 
-    def _encode(
-        self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool
-    ) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.info.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            prompt_name=prompt if prompt in self.prompts else None,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
+    @cached_property
+    def token_layer(self) -> int | None:
+        """The hidden state whose token states the late-interaction channel compares (see
+        :mod:`embed.late_interaction`); ``None`` for a model without transformer layers."""
+        config = self._folder_json("config.json")
+        if config is None:
+            transformer = getattr(self.model[0], "auto_model", None)
+            config = transformer.config.to_dict() if transformer is not None else {}
+        layers = config.get("num_hidden_layers")
+        return token_layer(int(layers)) if layers else None
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """How many tokens the ``query``/``passage`` prompt adds in front of a text."""
+        return prompt_length(
+            lambda text: len(self._tokenizer(text, add_special_tokens=False)["input_ids"]),
+            self.prompts.get(prompt, ""),
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode(
+        self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool, tokens: bool
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of ``texts`` and, when ``tokens`` is set, their token states.
+
+        The texts go through the model's own modules (pooling, normalisation) in batches of
+        similar length, as ``SentenceTransformer.encode`` does, and each batch's hidden states
+        at :attr:`token_layer` are kept in the same pass.
+        """
+        import torch
+        from tqdm.auto import trange
+
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        states = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        layer = self.token_layer if tokens else None
+        prefix = self.prompts.get(prompt) or None
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in trange(0, len(texts), batch_size, desc="Batches", disable=not progress):
+            rows = order[start : start + batch_size]
+            features = self.model.preprocess([texts[i] for i in rows], prompt=prefix)
+            with torch.inference_mode():
+                out = self.model(features)
+            pooled = out["sentence_embedding"].float().numpy()
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            vectors[rows] = pooled / np.maximum(norms, 1e-12)
+            hidden = out.get("all_layer_embeddings") if layer is not None else None
+            if hidden is not None:
+                special = np.asarray(self._tokenizer.all_special_ids)
+                found = content_tokens(
+                    hidden[layer].float().numpy(),
+                    ~np.isin(out["input_ids"].numpy(), special),
+                    self.prompt_tokens(prompt),
+                )
+                for row, value in zip(rows.tolist(), found, strict=True):
+                    states[row] = value
+        return vectors, states
 
     @cached_property
     def onnx(self) -> OnnxQueryEncoder | None:
@@ -203,9 +249,12 @@ class Encoder:
         if not supports_onnx(folder):
             logger.warning("model %s cannot run on ONNX Runtime; queries use torch", self.name)
             return None
+        if self.token_layer is None:
+            return None
         return OnnxQueryEncoder(
             folder,
-            onnx_path(self._cache_dir, self.checksum),
+            onnx_path(self._cache_dir, self.checksum, self.token_layer),
+            self.token_layer,
             self.prompts.get("query", ""),
             self.max_tokens,
             self.threads,
@@ -215,17 +264,34 @@ class Encoder:
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed search queries (with the ``query`` prompt when the model has one)."""
+        return self.encode_queries_with_tokens(texts, batch_size)[0]
+
+    def encode_queries_with_tokens(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Query vectors and each query's token states (see :mod:`embed.late_interaction`);
+        the states are empty arrays when the model has no :attr:`token_layer`."""
         onnx = self.onnx
         if onnx is None or not texts:
-            return self._encode(texts, "query", batch_size, progress=False)
-        parts = [onnx.encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+            return self._encode(texts, "query", batch_size, False, tokens=True)
+        vectors, states = [], []
+        for i in range(0, len(texts), batch_size):
+            part, part_states = onnx.encode_with_tokens(texts[i : i + batch_size])
+            vectors.append(part)
+            states += part_states
+        return (np.concatenate(vectors) if len(vectors) > 1 else vectors[0]), states
 
     def encode_passages(
         self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
-        """Embed passages with the ``passage`` prompt; sentence-transformers sorts by length."""
-        return self._encode(texts, "passage", batch_size, progress)
+        """Embed passages with the ``passage`` prompt, in batches of similar length."""
+        return self._encode(texts, "passage", batch_size, progress, tokens=False)[0]
+
+    def encode_passages_with_tokens(
+        self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and each passage's token states, from one forward pass."""
+        return self._encode(texts, "passage", batch_size, progress, tokens=True)
 
     def count_tokens(self, text: str, prompt: str = "passage") -> int:
         """Tokens the model sees for ``text``, prompt and special tokens included."""

@@ -3,8 +3,10 @@
 The installed model folder (a ``BertModel`` with mean pooling and normalisation, see
 :mod:`embed.models`) is exported once with ``torch.onnx.export`` into the model cache, under a
 name derived from the model's checksum, and its attention, layer norms and GELU are fused by
-ONNX Runtime's transformer optimizer. Queries then run through ``onnxruntime`` with the fast
-tokenizer, mean pooling and L2 normalisation in numpy; torch is not needed at query time.
+ONNX Runtime's transformer optimizer. The graph returns the last hidden state and the token states
+of the layer the late-interaction channel reads (:mod:`embed.late_interaction`). Queries then run
+through ``onnxruntime`` with the fast tokenizer, mean pooling and L2 normalisation in numpy;
+torch is not needed at query time.
 
 Passages keep the sentence-transformers path: the ONNX graph computes the same function (cosine
 to the torch vectors above 0.9999 on the seeds queries, see tests/embed/test_onnx_encoder.py), so
@@ -32,15 +34,17 @@ from typing import Any
 
 import numpy as np
 
+from embed.late_interaction import content_tokens, prompt_length
 from embed.models import ModelError
 
 logger = logging.getLogger(__name__)
 
 ONNX_DIR = "onnx"
 _OPSET = 17
-# Names how the export is made (see :func:`_fuse`): an older export in the cache, made another
-# way, is never mistaken for this one.
-_EXPORT_RECIPE = "fused"
+# Names how the export is made (see :func:`_fuse`, and the token-state output): an older export
+# in the cache, made another way, is never mistaken for this one.
+_EXPORT_RECIPE = "fused-tokens"
+TOKENS_OUTPUT = "token_states"
 # Names the quantization settings of :func:`quantize_onnx`: a cached copy made with other
 # settings is never mistaken for this one.
 _INT8_RECIPE = "int8-u8pc-ffn32"
@@ -49,9 +53,9 @@ _INT8_RECIPE = "int8-u8pc-ffn32"
 _FFN_OUTPUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
 
 
-def onnx_path(cache_dir: Path, checksum: str) -> Path:
+def onnx_path(cache_dir: Path, checksum: str, token_layer: int) -> Path:
     """Where the fp32 ONNX export of the model with ``checksum`` is kept."""
-    return cache_dir / ONNX_DIR / f"{checksum[:32]}.{_EXPORT_RECIPE}.onnx"
+    return cache_dir / ONNX_DIR / f"{checksum[:32]}.{_EXPORT_RECIPE}{token_layer}.onnx"
 
 
 def quantized_path(onnx_file: Path) -> Path:
@@ -76,12 +80,13 @@ def _replacing(target: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def export_onnx(model_folder: Path, target: Path) -> Path:
+def export_onnx(model_folder: Path, target: Path, token_layer: int) -> Path:
     """Export the transformer of a sentence-transformers folder to ONNX, once.
 
     The graph takes ``input_ids`` and ``attention_mask`` (batch and sequence axes dynamic) and
-    returns the last hidden state; pooling is done by the caller. Written to a temporary file
-    beside ``target`` and renamed, so a half-written export is never used.
+    returns the last hidden state and the hidden state ``token_layer`` (0 = embeddings);
+    pooling is done by the caller. Written to a temporary file beside ``target`` and renamed,
+    so a half-written export is never used.
 
     Returns:
         ``target``.
@@ -103,11 +108,13 @@ def export_onnx(model_folder: Path, target: Path) -> Path:
             self.inner = inner
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            return self.inner(
+            out = self.inner(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 token_type_ids=torch.zeros_like(input_ids),
-            ).last_hidden_state
+                output_hidden_states=True,
+            )
+            return out.last_hidden_state, out.hidden_states[token_layer]
 
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
@@ -126,11 +133,10 @@ def export_onnx(model_folder: Path, target: Path) -> Path:
             (ids, mask),
             str(tmp),
             input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"],
+            output_names=["last_hidden_state", TOKENS_OUTPUT],
             dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "last_hidden_state": {0: "batch", 1: "sequence"},
+                name: {0: "batch", 1: "sequence"}
+                for name in ("input_ids", "attention_mask", "last_hidden_state", TOKENS_OUTPUT)
             },
             opset_version=_OPSET,
             dynamo=False,
@@ -208,7 +214,9 @@ class OnnxQueryEncoder:
     Args:
         model_folder: The sentence-transformers folder (tokenizer.json, config, weights).
         onnx_file: Its fp32 ONNX export (made by :func:`export_onnx` if missing).
-        prompt: Prefix added to every query (``"query: "`` for e5).
+        token_layer: The hidden state whose token states the export returns besides the last.
+        prompt: Prefix added to every query (``"query: "`` for e5); its tokens are left out of
+            the token states.
         max_tokens: Longest input, prompt and special tokens included.
         threads: ONNX Runtime intra-op threads.
         quantized: Run the int8 copy of the export (made by :func:`quantize_onnx` if missing)
@@ -223,6 +231,7 @@ class OnnxQueryEncoder:
         self,
         model_folder: Path,
         onnx_file: Path,
+        token_layer: int,
         prompt: str,
         max_tokens: int,
         threads: int,
@@ -231,6 +240,7 @@ class OnnxQueryEncoder:
     ) -> None:
         self.model_folder = model_folder
         self.onnx_file = onnx_file
+        self.token_layer = token_layer
         self.prompt = prompt
         self.max_tokens = max_tokens
         self.threads = threads
@@ -246,7 +256,7 @@ class OnnxQueryEncoder:
             raise ModelError(
                 "query_backend 'onnx' needs onnxruntime: pip install onnxruntime"
             ) from exc
-        graph = export_onnx(self.model_folder, self.onnx_file)
+        graph = export_onnx(self.model_folder, self.onnx_file, self.token_layer)
         if self.quantized:
             graph = quantize_onnx(graph, quantized_path(graph))
         options = ort.SessionOptions()
@@ -270,18 +280,34 @@ class OnnxQueryEncoder:
         tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=pad)
         return tokenizer
 
+    @cached_property
+    def prompt_tokens(self) -> int:
+        """How many tokens the prompt adds (counted with this tokenizer: the transformers one
+        would import torch into a service that otherwise never needs it)."""
+        return prompt_length(
+            lambda text: len(self.tokenizer.encode(text, add_special_tokens=False).ids),
+            self.prompt,
+        )
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 vectors of ``texts`` (the prompt is added here)."""
+        return self.encode_with_tokens(texts)[0]
+
+    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The vectors of ``texts`` and each one's token states at ``token_layer`` (see
+        :func:`embed.late_interaction.content_tokens`), from one run of the graph."""
         encodings = self.tokenizer.encode_batch([self.prompt + t for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        (hidden,) = self.session.run(
-            ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask}
+        special = np.array([e.special_tokens_mask for e in encodings], dtype=bool)
+        hidden, states = self.session.run(
+            ["last_hidden_state", TOKENS_OUTPUT], {"input_ids": ids, "attention_mask": mask}
         )
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+        vectors = np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+        return vectors, content_tokens(states, (mask > 0) & ~special, self.prompt_tokens)
 
 
 def supports_onnx(folder: Path) -> bool:

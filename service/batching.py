@@ -160,7 +160,7 @@ class QueryBatcher:
         searcher = jobs[0].searcher
         texts = [q for job in jobs for q in job.queries]
         try:
-            vectors, second = searcher.embed_queries(texts)
+            embedded = searcher.embed_queries(texts)
         except BaseException as exc:  # every caller must hear about it, whatever it is
             for job in jobs:
                 job.future.set_exception(exc)
@@ -168,14 +168,16 @@ class QueryBatcher:
         start = 0
         for job in jobs:
             stop = start + len(job.queries)
+            part = embedded.rows(start, stop)
             try:
                 job.future.set_result(
                     searcher.search_vectors(
-                        vectors[start:stop],
+                        part.vectors,
                         k=job.k,
                         lang=job.lang,
                         queries=job.queries,
-                        second=second[start:stop] if second is not None else None,
+                        second=part.second,
+                        tokens=part.tokens,
                     )
                 )
             except BaseException as exc:

@@ -110,7 +110,9 @@ class SearchHit(BaseModel):
         description="Raw score per ranking channel, so a reader can see why it ranked: "
         "`dense` (query-passage cosine, e5), `dense_sentence` (best sentence, e5), `second` "
         "and `second_sentence` (the same with the second encoder), `lexical` (BM25 over "
-        "transliterated text). Channels turned off are absent. In a corpus of several "
+        "transliterated text), `tokens` (late interaction: the mean over the query's tokens of "
+        "each one's best cosine to the passage's tokens, e5 layer 8). Channels turned off are "
+        "absent. In a corpus of several "
         "languages the channels are fused after language centering, so the ranking can "
         "differ from the order of these raw scores."
     )

@@ -12,6 +12,7 @@ from filelock import FileLock
 from embed import store
 from embed.build import BuildError, rebuild_index
 from embed.encoder import Encoder, TextEncoder
+from embed.late_interaction import OFFSETS, STATES, TokenStates
 from embed.search import ModelMismatchError, Searcher
 from embed.store import LOCK_FILE, StoreError, current_build, load_index
 
@@ -72,13 +73,23 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
 ) -> None:
     seeds, vectors = corpus
-    old_chunks = len(load_index(vectors).chunks)
+    before = load_index(vectors)
+    old_chunks = len(before.chunks)
     seed = seeds / "004_c2ed28fc8de17507.txt"
     seed.write_text(seed.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
     summary = rebuild_index(seeds, vectors, encoder, second=second)
     assert summary.changed
     assert summary.embedded == 1
     assert summary.chunks == old_chunks + 1 and summary.reused == old_chunks
+    # The unchanged chunks keep their token states; the new one has its own.
+    after = load_index(vectors)
+    old_states, new_states = (
+        TokenStates(d.arrays[STATES], d.arrays[OFFSETS]) for d in (before, after)
+    )
+    keys = {stored.key: row for row, stored in enumerate(after.chunks)}
+    for row, stored in enumerate(before.chunks):
+        assert np.array_equal(new_states[keys[stored.key]], old_states[row])
+    assert len(new_states.offsets) == summary.chunks + 1 and min(np.diff(new_states.offsets)) > 0
     top = Searcher.load(vectors, encoder, second).search("учения на озере Иссык-Куль", k=1)[0]
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
 
@@ -128,7 +139,7 @@ def test_a_failed_write_leaves_the_previous_index_whole(
     def crash(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "save", crash)
+    monkeypatch.setattr(store, "_write_array", crash)
     with pytest.raises(KeyboardInterrupt):
         rebuild_index(seeds, vectors, encoder, second=second)
     monkeypatch.undo()

@@ -33,9 +33,11 @@ def _seed_queries() -> list[str]:
 @pytest.fixture(scope="module")
 def onnx_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
     folder = Path(encoder._target)
+    assert encoder.token_layer is not None
     return OnnxQueryEncoder(
         folder,
-        onnx_path(settings.model_cache, encoder.checksum),
+        onnx_path(settings.model_cache, encoder.checksum, encoder.token_layer),
+        encoder.token_layer,
         encoder.prompts["query"],
         encoder.max_tokens,
         encoder.threads,
@@ -44,9 +46,11 @@ def onnx_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
 
 @pytest.fixture(scope="module")
 def int8_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
+    assert encoder.token_layer is not None
     return OnnxQueryEncoder(
         Path(encoder._target),
-        onnx_path(settings.model_cache, encoder.checksum),
+        onnx_path(settings.model_cache, encoder.checksum, encoder.token_layer),
+        encoder.token_layer,
         encoder.prompts["query"],
         encoder.max_tokens,
         encoder.threads,
@@ -139,7 +143,7 @@ def test_export_is_fused_one_attention_op_per_layer(onnx_encoder: OnnxQueryEncod
     # would still be right but about 10% slower: this is where that shows.
     assert ops.count("Attention") == config["num_hidden_layers"]
     assert "Softmax" not in ops
-    assert onnx_encoder.onnx_file.name.endswith(".fused.onnx")
+    assert onnx_encoder.onnx_file.name.endswith(".fused-tokens8.onnx")
 
 
 @pytest.mark.parametrize("spin", [False, True])
@@ -161,3 +165,18 @@ def test_int8_backend_runs_the_quantized_graph(settings: EmbedSettings) -> None:
     int8 = Encoder(settings.model, settings.model_cache, query_backend="onnx-int8")
     assert int8.onnx is not None and int8.onnx.quantized
     assert int8.encode_queries(["Бортников"]).shape == (1, 384)
+
+
+def test_query_token_states_agree_with_sentence_transformers(
+    settings: EmbedSettings, onnx_encoder: OnnxQueryEncoder
+) -> None:
+    queries = _seed_queries()
+    torch_only = Encoder(settings.model, settings.model_cache, query_backend="torch")
+    _, reference = torch_only.encode_queries_with_tokens(queries)
+    _, states = onnx_encoder.encode_with_tokens(queries)
+    assert onnx_encoder.prompt_tokens == torch_only.prompt_tokens("query") == 3  # "▁que", "ry", ":"
+    assert [len(s) for s in states] == [len(r) for r in reference]
+    cosines = np.concatenate(
+        [np.sum(s * r, axis=1) for s, r in zip(states, reference, strict=True)]
+    )
+    assert float(cosines.min()) >= MIN_COSINE

@@ -29,5 +29,5 @@ def test_default_config_weights_every_channel() -> None:
     config = RankingConfig()
     assert config.fusion == "zscore" and config.candidates == 100
     assert set(config.weights) == {
-        "dense", "dense_sentence", "second", "second_sentence", "lexical",
+        "dense", "dense_sentence", "second", "second_sentence", "lexical", "tokens",
     }  # fmt: skip

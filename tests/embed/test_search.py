@@ -72,7 +72,7 @@ def test_language_filter_keeps_only_that_language(searcher: Searcher) -> None:
     assert [r.rank for r in results] == list(range(1, 11))
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
     assert all(set(r.scores) == {"dense", "dense_sentence", "second", "second_sentence",
-                                 "lexical"} for r in results)  # fmt: skip
+                                 "lexical", "tokens"} for r in results)  # fmt: skip
 
 
 def test_k_larger_than_the_index_returns_everything_once(searcher: Searcher) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embed.search import Searcher
+from embed.search import QueryEmbeddings, Searcher
 from service.batching import QueryBatcher
 
 
@@ -26,14 +26,14 @@ class FakeSearcher:
         self.entered = threading.Event()
         self.fail_on = fail_on
 
-    def embed_queries(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def embed_queries(self, queries: Sequence[str]) -> QueryEmbeddings:
         self.entered.set()
         self.gate.wait()
         self.batches.append(list(queries))
         if self.fail_on in queries:
             raise ValueError(f"cannot embed {self.fail_on}")
         numbers = np.array([[float(q.split("-")[1])] for q in queries])
-        return numbers, -numbers
+        return QueryEmbeddings(numbers, -numbers, [2 * n for n in numbers])
 
     def search_vectors(
         self,
@@ -42,8 +42,11 @@ class FakeSearcher:
         lang: str | None = None,
         queries: Sequence[str] | None = None,
         second: np.ndarray | None = None,
+        tokens: Sequence[np.ndarray] | None = None,
     ) -> list[list[Any]]:
-        assert queries is not None and second is not None
+        assert queries is not None and second is not None and tokens is not None
+        for v, t in zip(vectors, tokens, strict=True):
+            assert t[0] == 2 * v[0], "token states must travel with their own query"
         return [
             [(q, int(v[0]), int(-s[0]), k, lang)]
             for q, v, s in zip(queries, vectors, second, strict=True)

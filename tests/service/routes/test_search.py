@@ -20,7 +20,7 @@ HIT_FIELDS = {
     "paragraph", "part", "start", "end", "link", "source",
     "scores", "highlights", "translations",
 }  # fmt: skip
-CHANNELS = {"dense", "dense_sentence", "second", "second_sentence", "lexical"}
+CHANNELS = {"dense", "dense_sentence", "second", "second_sentence", "lexical", "tokens"}
 
 
 def _search(client: TestClient, method: str, **params: Any) -> Any:
@@ -52,7 +52,7 @@ def test_search_returns_ranked_results_with_every_field(
         assert hit["lang"] in {"en", "ru"}
         assert hit["title"] and isinstance(hit["paragraph"], int)
         assert set(hit["scores"]) == CHANNELS
-        assert 0 < hit["scores"]["dense"] <= 1
+        assert 0 < hit["scores"]["dense"] <= 1 and 0 < hit["scores"]["tokens"] <= 1
         (mark,) = hit["highlights"]
         assert 0 <= mark["start"] < mark["end"] <= len(hit["text"])
 

@@ -1,0 +1,90 @@
+"""Late interaction: the token states kept at build and query time, and MaxSim over them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embed.encoder import Encoder
+from embed.late_interaction import TokenStates, content_tokens, token_layer
+from embed.ranking import TOKENS, RankingConfig
+from embed.search import Searcher
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    array = np.asarray(rows, dtype=np.float32)
+    return array / np.linalg.norm(array, axis=1, keepdims=True)
+
+
+def test_token_layer_is_two_thirds_up_the_stack() -> None:
+    assert token_layer(12) == 8
+    assert token_layer(24) == 16
+    assert token_layer(1) == 1
+
+
+def test_content_tokens_leave_out_specials_padding_and_prompt() -> None:
+    states = np.arange(2 * 5 * 2, dtype=np.float32).reshape(2, 5, 2) + 1
+    keep = np.array([[False, True, True, True, False], [False, True, True, False, False]])
+    first, second = content_tokens(states, keep, prompt_tokens=1)
+    assert first.shape == (2, 2) and second.shape == (1, 2)
+    assert np.allclose(first[0], states[0, 2] / np.linalg.norm(states[0, 2]))
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0)
+
+
+def test_maxsim_is_the_mean_of_each_query_tokens_best_match() -> None:
+    passages = [_unit([[1, 0, 0], [0, 1, 0]]), _unit([[0, 0, 1]]), np.zeros((0, 3), np.float32)]
+    states = TokenStates.pack(passages)
+    assert states.offsets.tolist() == [0, 2, 3, 3]
+    assert np.array_equal(states[1], passages[1])
+    query = _unit([[1, 0, 0], [0, 1, 1]])
+    scores = states.maxsim(query, np.array([0, 1, 2]))
+    expected_first = (1.0 + 1 / np.sqrt(2)) / 2  # token 1 meets [1,0,0]; token 2 meets [0,1,0]
+    expected_second = (0.0 + 1 / np.sqrt(2)) / 2
+    assert np.allclose(scores, [expected_first, expected_second, 0.0], atol=1e-6)
+    assert np.array_equal(states.maxsim(np.zeros((0, 3), np.float32), np.array([0])), [0.0])
+
+
+def test_passage_tokens_come_from_the_pass_that_makes_the_vectors(encoder: Encoder) -> None:
+    texts = ["В Бишкеке проходит 54-ое заседание Совета.", "The 44th meeting of the RATS SCO."]
+    vectors, states = encoder.encode_passages_with_tokens(texts)
+    assert np.allclose(vectors, encoder.encode_passages(texts), atol=1e-5)
+    for text, tokens in zip(texts, states, strict=True):
+        words = encoder._tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert tokens.shape == (len(words), vectors.shape[1])
+        assert np.allclose(np.linalg.norm(tokens, axis=1), 1.0, atol=1e-5)
+
+
+def test_seeds_index_keeps_every_chunks_tokens(searcher: Searcher, encoder: Encoder) -> None:
+    states = searcher._token_states
+    assert states is not None and len(states.offsets) == len(searcher) + 1
+    assert searcher.manifest["tokens"]["layer"] == encoder.token_layer == 8
+    row = 3
+    text = searcher.data.chunks[row].chunk.text
+    assert np.allclose(states[row], encoder.encode_passages_with_tokens([text])[1][0], atol=1e-4)
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_token_channel_tells_the_44th_meeting_from_the_54th(
+    searcher: Searcher, weight: float
+) -> None:
+    # The dense channels place the 54th CIS meeting (000#2 and its Russian twin) first; the
+    # number and the RATS/SCO acronyms meet their English tokens only token by token.
+    ranking = searcher.ranking.model_copy(update={"weights": {**searcher.ranking.weights}})
+    ranking.weights[TOKENS] = weight
+    tuned = Searcher(searcher.data, searcher.encoder, searcher.second, ranking)
+    top = tuned.search("44-е заседание Совета РАТС ШОС под председательством Кыргызстана", k=1)[0]
+    found = (top.chunk.doc_id[:3], top.chunk.paragraph) == ("004", 3)
+    assert found == (weight > 0), [top.chunk.doc_id, top.chunk.paragraph, top.scores]
+    assert (TOKENS in top.scores) == (weight > 0)
+
+
+def test_default_ranking_weighs_the_token_channel() -> None:
+    assert RankingConfig().weights[TOKENS] > 0
+
+
+def test_token_channel_rescores_only_the_head_of_the_list(searcher: Searcher) -> None:
+    results = searcher.search("Bortnikov thanked Japarov for the warm welcome", k=len(searcher))
+    depth = searcher.ranking.token_depth
+    assert len(results) == len(searcher) > depth
+    assert sum(TOKENS in r.scores for r in results) == depth
+    assert TOKENS in results[0].scores and 0 < results[0].scores[TOKENS] <= 1
