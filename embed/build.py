@@ -29,7 +29,7 @@ from embed.documents import (
 )
 from embed.encoder import Encoder, TextEncoder
 from embed.index_types import build_faiss_index
-from embed.late_interaction import OFFSETS, STATES, TOKENS_VERSION, TokenStates
+from embed.late_interaction import OFFSETS, STATES, TokenStates, manifest_entry
 from embed.lexical import LEXICAL_DIR, LEXICAL_VERSION, LexicalIndex
 from embed.store import (
     EMBEDDINGS,
@@ -269,8 +269,7 @@ def _rebuild_locked(
             chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
     second_info = _second_info(second)
-    layer = encoder.token_layer
-    tokens_info = None if layer is None else {"layer": layer, "version": TOKENS_VERSION}
+    tokens_info = manifest_entry(encoder.token_layer)
     unchanged = (
         previous is not None
         and records == old_docs

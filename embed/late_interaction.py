@@ -41,6 +41,11 @@ def token_layer(num_layers: int) -> int:
     return max(1, round(num_layers * DEPTH))
 
 
+def manifest_entry(layer: int | None) -> dict[str, int] | None:
+    """How a build's token states were taken, as its manifest records them (``None``: none)."""
+    return None if layer is None else {"layer": layer, "version": TOKENS_VERSION}
+
+
 def prompt_length(count: Callable[[str], int], prompt: str) -> int:
     """How many tokens ``prompt`` adds in front of a text.
 

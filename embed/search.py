@@ -23,7 +23,7 @@ import numpy as np
 from embed.centering import LanguageCentroids, group_means, language_groups
 from embed.chunking import Chunk
 from embed.encoder import Encoder, TextEncoder
-from embed.late_interaction import OFFSETS, STATES, TokenStates
+from embed.late_interaction import OFFSETS, STATES, TokenStates, manifest_entry
 from embed.lexical import LEXICAL_DIR, LexicalIndex
 from embed.ranking import (
     DENSE,
@@ -306,9 +306,9 @@ class Searcher:
 
     @cached_property
     def _token_states(self) -> TokenStates | None:
-        """The build's token states, if it has them from the layer this encoder reads."""
-        recorded = self.manifest.get("tokens") or {}
-        if STATES not in self.data.arrays or recorded.get("layer") != self.encoder.token_layer:
+        """The build's token states, if they were taken the way this encoder takes them."""
+        recorded = self.manifest.get("tokens")
+        if STATES not in self.data.arrays or recorded != manifest_entry(self.encoder.token_layer):
             return None
         return TokenStates(self.data.arrays[STATES], self.data.arrays[OFFSETS])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,15 @@ def test_token_channel_rescores_only_the_head_of_the_list(searcher: Searcher) ->
     assert len(results) == len(searcher) > depth
     assert sum(TOKENS in r.scores for r in results) == depth
     assert TOKENS in results[0].scores and 0 < results[0].scores[TOKENS] <= 1
+
+
+def test_states_taken_another_way_are_not_compared(searcher: Searcher) -> None:
+    manifest = {**searcher.manifest, "tokens": {"layer": 3, "version": 1}}
+    other = Searcher(
+        dataclasses.replace(searcher.data, manifest=manifest),
+        searcher.encoder,
+        searcher.second,
+        searcher.ranking,
+    )
+    assert TOKENS in searcher.search("Bortnikov", k=1)[0].scores
+    assert TOKENS not in other.search("Bortnikov", k=1)[0].scores
