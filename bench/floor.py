@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 from _common import header, seed_queries, table
-from threadpoolctl import threadpool_limits
 
+from embed.blas import blas_threads
 from embed.config import EmbedSettings
 from embed.encoder import Encoder
 
@@ -42,7 +42,7 @@ def sgemm_gflops(threads: int, size: int = 2048, repeats: int = 5) -> float:
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
     best = float("inf")
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with blas_threads(threads):
         a @ b
         for _ in range(repeats):
             started = time.perf_counter()

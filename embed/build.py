@@ -119,11 +119,9 @@ def _cache_from(
     return {encoder.cache_key(t): v for t, v in zip(texts, vectors, strict=True)}
 
 
-def _token_cache(
-    previous: IndexData | None, tokens: dict[str, Any] | None
-) -> dict[str, np.ndarray]:
+def _token_cache(previous: IndexData | None, tokens: dict[str, Any]) -> dict[str, np.ndarray]:
     """Token states of the previous build by chunk key, when they were taken the same way."""
-    if previous is None or tokens is None or previous.manifest.get("tokens") != tokens:
+    if previous is None or previous.manifest.get("tokens") != tokens:
         return {}
     states = TokenStates(previous.arrays[STATES], previous.arrays[OFFSETS])
     return {stored.key: states[row] for row, stored in enumerate(previous.chunks)}

@@ -217,6 +217,9 @@ class Encoder:
         states = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
         layer = self.token_layer if tokens else None
         prefix = self.prompts.get(prompt) or None
+        if layer is not None:
+            special = np.asarray(self._tokenizer.all_special_ids)
+            skip = self.prompt_tokens(prompt)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in trange(0, len(texts), batch_size, desc="Batches", disable=not progress):
             rows = order[start : start + batch_size]
@@ -228,11 +231,10 @@ class Encoder:
             vectors[rows] = pooled / np.maximum(norms, 1e-12)
             hidden = out.get("all_layer_embeddings") if layer is not None else None
             if hidden is not None:
-                special = np.asarray(self._tokenizer.all_special_ids)
                 found = content_tokens(
                     hidden[layer].float().numpy(),
                     ~np.isin(out["input_ids"].numpy(), special),
-                    self.prompt_tokens(prompt),
+                    skip,
                 )
                 for row, value in zip(rows.tolist(), found, strict=True):
                     states[row] = value

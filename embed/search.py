@@ -268,9 +268,16 @@ class Searcher:
         raw = states.maxsim(query, scored[head])
         values = raw
         if self.ranking.center_languages and self._centering is not None:
-            groups = self._centering[0]
-            means = np.array([states.maxsim(query, rows).mean() for rows in self._token_samples])
-            values = raw - means[groups[scored[head]]]
+            groups, n, _ = self._centering
+            languages = groups[scored[head]]
+            present = np.unique(languages)
+            # A shift shared by the whole head changes neither z-scores nor ranks: the means
+            # are needed only when the head holds two languages, and only theirs.
+            if len(present) > 1:
+                means = np.zeros(n)
+                for group in present.tolist():
+                    means[group] = states.maxsim(query, self._token_samples[group]).mean()
+                values = raw - means[languages]
         head_scores = normalise(values, self.ranking.fusion)
         added = np.full(len(fused), head_scores.min())
         added[head] = head_scores
