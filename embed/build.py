@@ -290,6 +290,7 @@ def _rebuild_locked(
         "sentence_spans": spans,
         "sentence_embeddings": _embed(encoder, sentence_texts, cache, batch_size, progress)[0],
     }
+    packed = None
     if token_cache is not None:
         packed = TokenStates.pack([token_cache[c.key] for c in chunks])
         arrays[STATES], arrays[OFFSETS] = packed.states, packed.offsets
@@ -308,7 +309,12 @@ def _rebuild_locked(
     index, index_spec = build_faiss_index(matrix)
     extra = [arrays["second_embeddings"]] if second is not None else []
     translations = align_parallel(
-        [c.chunk.lang for c in chunks], index, matrix, extra, [c.chunk.doc_id for c in chunks]
+        [c.chunk.lang for c in chunks],
+        index,
+        matrix,
+        extra,
+        [c.chunk.doc_id for c in chunks],
+        packed,
     )
     lexical = LexicalIndex.build(chunk_texts)
     manifest = {

@@ -101,6 +101,13 @@ class TokenStates:
     def __getitem__(self, row: int) -> np.ndarray:
         return self.states[self.offsets[row] : self.offsets[row + 1]]
 
+    def coverage(self, a: int, b: int) -> float:
+        """How fully one of passages ``a`` and ``b`` says what the other says: the MaxSim of
+        the shorter one's tokens against the longer one's (a translation that merges two
+        paragraphs covers each of them, not the reverse)."""
+        short, long = (a, b) if len(self[a]) <= len(self[b]) else (b, a)
+        return float(self.maxsim(self[short], np.array([long]))[0])
+
     def maxsim(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """ColBERT's score of each passage in ``rows``: the mean over the query's tokens of
         the best cosine to any of the passage's tokens (0 for a query or passage with none).

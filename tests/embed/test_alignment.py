@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import faiss
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from embed.alignment import align_parallel
 from embed.encoder import Encoder, TextEncoder
 from embed.evaluation import _read_xquad
+from embed.late_interaction import TokenStates
 from embed.search import Searcher
 from tests.conftest import SHARED_DATA
 
@@ -18,26 +21,61 @@ EN, RU = "000_ede25ed87fc7c0a3", "001_5bcb32c10d9a48df"
 SEED_PAIRS = {(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 4), (6, 8), (7, 11), (8, 10)}
 
 
-def test_xquad_paragraphs_align_with_their_translations(
-    encoder: Encoder, second: TextEncoder | None
-) -> None:
+@dataclass(frozen=True)
+class XquadVectors:
+    """XQuAD-dev's English paragraphs then their Russian translations, embedded once."""
+
+    n: int
+    primary: np.ndarray
+    extra: list[np.ndarray]
+    tokens: TokenStates
+
+    def align(self, rows: np.ndarray, tokens: bool = True) -> list[list[tuple[int, float]]]:
+        """Links among ``rows`` only (each its own document), as row numbers into ``rows``."""
+        primary = self.primary[rows]
+        index = faiss.IndexFlatIP(primary.shape[1])
+        index.add(primary)
+        langs = ["en" if row < self.n else "ru" for row in rows]
+        states = TokenStates.pack([self.tokens[int(row)] for row in rows]) if tokens else None
+        return align_parallel(
+            langs, index, primary, [e[rows] for e in self.extra], [str(r) for r in rows], states
+        )
+
+
+@pytest.fixture(scope="module")
+def xquad(encoder: Encoder, second: TextEncoder | None) -> XquadVectors:
     folder = SHARED_DATA / "xquad-dev"
     if not folder.is_dir():
         pytest.skip(f"benchmark data not found at {folder}")
     english, _ = _read_xquad(folder / "xquad-dev.en.json")
     russian, _ = _read_xquad(folder / "xquad-dev.ru.json")
     texts = english + russian
-    primary = encoder.encode_passages(texts)
+    primary, states = encoder.encode_passages_with_tokens(texts)
     extra = [second.encode_passages(texts)] if second is not None else []
-    index = faiss.IndexFlatIP(primary.shape[1])
-    index.add(primary)
-    links = align_parallel(["en"] * len(english) + ["ru"] * len(russian), index, primary, extra)
-    n = len(english)
+    return XquadVectors(len(english), primary, extra, TokenStates.pack(states))
+
+
+def test_xquad_paragraphs_align_with_their_translations(xquad: XquadVectors) -> None:
+    n = xquad.n
+    links = xquad.align(np.arange(2 * n))
     accuracy = np.mean([bool(links[i]) and links[i][0][0] == n + i for i in range(n)])
     wrong = sum(other != (i + n) % (2 * n) for i in range(2 * n) for other, _ in links[i])
     print(f"XQuAD-dev en<->ru paragraph alignment: accuracy {accuracy:.3f}, wrong links {wrong}")
     assert accuracy >= 0.95
     assert wrong <= 0.02 * n
+
+
+def test_paragraphs_on_one_topic_are_not_taken_for_translations(xquad: XquadVectors) -> None:
+    # XQuAD-mixed's layout: paragraph i in Russian when i is even, in English when odd, so no
+    # paragraph has a translation and every link is wrong. Neighbouring paragraphs of one
+    # Wikipedia article are close as wholes; the word-by-word check tells them apart.
+    n = xquad.n
+    rows = np.array([i + n if i % 2 == 0 else i for i in range(n)])
+    wrong = sum(map(len, xquad.align(rows))) // 2
+    without_check = sum(map(len, xquad.align(rows, tokens=False))) // 2
+    print(f"XQuAD-dev mixed: {wrong} wrong links ({without_check} without the token check)")
+    assert wrong <= 0.02 * n
+    assert without_check > wrong
 
 
 def test_seed_translations_precision_and_recall(searcher: Searcher) -> None:

@@ -46,6 +46,17 @@ def test_maxsim_is_the_mean_of_each_query_tokens_best_match() -> None:
     assert np.array_equal(states.maxsim(np.zeros((0, 3), np.float32), np.array([0])), [0.0])
 
 
+def test_coverage_is_the_shorter_passages_maxsim_against_the_longer() -> None:
+    # Passage 1 is the shorter: its tokens meet passage 0's at 1 and 1/sqrt(2), whichever
+    # passage is named first (passage 0's three against passage 1 would mean (1 + sqrt(2)) / 3).
+    states = TokenStates.pack(
+        [_unit([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), _unit([[1, 0, 0], [0, 1, 1]])]
+    )
+    expected = (1.0 + 1 / np.sqrt(2)) / 2
+    assert states.coverage(0, 1) == pytest.approx(expected, abs=1e-6)
+    assert states.coverage(1, 0) == pytest.approx(expected, abs=1e-6)
+
+
 def test_passage_tokens_come_from_the_pass_that_makes_the_vectors(encoder: Encoder) -> None:
     texts = ["В Бишкеке проходит 54-ое заседание Совета.", "The 44th meeting of the RATS SCO."]
     vectors, states = encoder.encode_passages_with_tokens(texts)
