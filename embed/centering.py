@@ -11,6 +11,9 @@ query's mean cosine to all of ``L``'s passages, so the index itself is unchanged
 correction costs one small matrix product per query. The lexical channel has the same bias in a
 stronger form (a query's ordinary words match only passages of its own language) and gets the
 same correction: each BM25 score minus the query's mean BM25 score over the passage's language.
+A shift leaves the spread: among the passages of the query's language, its ordinary words still
+pick out same-topic paragraphs that a passage of another language cannot match, so the search
+also keeps only the terms found in two languages or more (``Searcher._shared_terms``).
 
 With a single language the offset is the same for every passage and the ranking does not move,
 so centering only starts when two languages have :data:`MIN_ROWS` passages each. Passages of
@@ -21,7 +24,7 @@ a misdetection) join the language whose mean vector is nearest to theirs.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -79,3 +82,21 @@ class LanguageCentroids:
     def offsets(self, query: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """``q·μ_L`` for the language group ``L`` of each row."""
         return np.asarray((self.centroids @ query)[groups])
+
+
+def standardise(
+    values: np.ndarray, groups: np.ndarray, samples: Mapping[int, np.ndarray]
+) -> np.ndarray:
+    """Each value as a z-score within its group: minus the mean of the group's sample scores,
+    over their spread (a score that stands out as far in either language scores the same).
+
+    Args:
+        values: One score per row.
+        groups: The language group of each row; every group must have a sample.
+        samples: Scores of a sample of each group's passages, for the same query.
+    """
+    means = {group: float(sample.mean()) for group, sample in samples.items()}
+    spreads = {group: max(float(sample.std()), 1e-6) for group, sample in samples.items()}
+    mean = np.array([means[g] for g in groups.tolist()])
+    spread = np.array([spreads[g] for g in groups.tolist()])
+    return np.asarray((values - mean) / spread, dtype=np.float64)

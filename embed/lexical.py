@@ -98,10 +98,34 @@ class LexicalIndex:
 
         return cls(bm25s.BM25.load(str(folder)))
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of ``query`` against every passage (zeros when nothing matches)."""
+    def languages_per_term(self, groups: np.ndarray) -> np.ndarray:
+        """For each term id, in how many language groups it occurs.
+
+        Args:
+            groups: The language group (0, 1, ...) of each passage.
+        """
+        # bm25s keeps its scores as a sparse term-by-passage table: term t's passages are
+        # indices[indptr[t]:indptr[t + 1]].
+        indptr = np.asarray(self._retriever.scores["indptr"])
+        passages = np.asarray(self._retriever.scores["indices"])
+        counts = np.zeros(len(self._retriever.vocab_dict), dtype=np.int64)
+        terms = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+        pairs = np.unique(np.stack([terms, groups[passages]]), axis=1)
+        np.add.at(counts, pairs[0], 1)
+        return counts
+
+    def scores(self, query: str, terms: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of ``query`` against every passage (zeros when nothing matches).
+
+        Args:
+            query: The query text.
+            terms: Which term ids may match (a boolean mask over the vocabulary); all if
+                ``None``.
+        """
         vocab = self._retriever.vocab_dict
         ids = [vocab[t] for t in lexical_tokens(query) if t in vocab]
+        if terms is not None:
+            ids = [i for i in ids if terms[i]]
         n = self._retriever.scores["num_docs"]
         if not ids:
             return np.zeros(n, dtype=np.float32)

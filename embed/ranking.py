@@ -56,9 +56,10 @@ class RankingConfig(BaseModel):
     center_languages: bool = Field(
         True,
         description="Subtract each passage language's mean vector before fusing the dense "
-        "channels, and the query's mean BM25 score per language from the lexical one, so "
-        "that no language is preferred for being the query's (see embed/centering.py). No "
-        "effect on a corpus in one language.",
+        "channels, and the query's mean BM25 score per language from the lexical one, whose "
+        "terms are then only those found in two languages or more, so that no language is "
+        "preferred for being the query's (see embed/centering.py). No effect on a corpus in "
+        "one language.",
     )
     use_translations: bool = Field(
         True,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from embed.centering import MIN_ROWS, LanguageCentroids, group_means, language_groups
+from embed.centering import (
+    MIN_ROWS,
+    LanguageCentroids,
+    group_means,
+    language_groups,
+    standardise,
+)
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -62,3 +68,14 @@ def test_group_means_are_plain_means() -> None:
     vectors = np.array([[1, 0], [0, 1], [1, 1], [3, 3]], dtype=np.float32)
     means = group_means(vectors, np.array([0, 0, 1, -1]), 2)
     assert np.allclose(means, [[0.5, 0.5], [1, 1]])
+
+
+def test_standardise_scores_each_row_within_its_own_language() -> None:
+    # Russian scores sit lower and closer together than English ones: a passage two spreads
+    # above its own language's mean scores 2 in either language.
+    samples = {0: np.array([0.6, 0.7, 0.8]), 1: np.array([0.45, 0.5, 0.55])}
+    spread_en, spread_ru = samples[0].std(), samples[1].std()
+    values = np.array([0.7 + 2 * spread_en, 0.5 + 2 * spread_ru, 0.7])
+    z = standardise(values, np.array([0, 1, 0]), samples)
+    assert np.allclose(z, [2.0, 2.0, 0.0])
+    assert np.isfinite(standardise(np.array([0.5]), np.array([0]), {0: np.array([0.5, 0.5])}))

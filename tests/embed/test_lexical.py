@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from embed.lexical import LexicalIndex, lexical_tokens
@@ -43,3 +44,19 @@ def test_bm25_scores_the_passage_naming_the_person(tmp_path: Path) -> None:
     index.save(tmp_path / "bm25")
     assert LexicalIndex.load(tmp_path / "bm25").scores("Бортников").argmax() == 1
     assert not LexicalIndex.load(tmp_path / "bm25").scores("zzz").any()
+
+
+def test_terms_of_one_language_can_be_left_out() -> None:
+    # A name written in both scripts is shared; "president" ("Президент" transliterates to
+    # another key) and "weather" belong to one language each.
+    index = LexicalIndex.build(
+        ["Президент Садыр Жапаров встретился", "President Japarov met", "The president's weather"]
+    )
+    counts = index.languages_per_term(np.array([0, 1, 1]))
+    vocab = index._retriever.vocab_dict
+    assert counts[vocab["japarov"]] == 2
+    assert counts[vocab[lexical_tokens("president")[0]]] == 1
+    shared = counts > 1
+    assert index.scores("the president Japarov")[2] > 0
+    scores = index.scores("the president Japarov", shared)
+    assert scores[2] == 0 and scores[0] > 0 and scores[1] > 0

@@ -117,6 +117,19 @@ def test_language_centering_lifts_the_seeds_query_set(searcher: Searcher) -> Non
     assert with_centering.hit_at_1 > without.hit_at_1
 
 
+def test_words_of_one_language_do_not_score_in_bm25_of_a_multilingual_corpus(
+    searcher: Searcher,
+) -> None:
+    # "reaffirmed", "commitment" and "cooperation" occur only in the English seeds, so they can
+    # only tell English passages apart; "Kyrgyzstan" is in the Russian article too.
+    query = "Kyrgyzstan reaffirmed its commitment to cooperation"
+    words_only = "reaffirmed its commitment to cooperation"
+    assert all(r.scores["lexical"] == 0 for r in searcher.search(words_only, k=10))
+    assert any(r.scores["lexical"] > 0 for r in searcher.search(query, k=10))
+    uncentred = _with_ranking(searcher, center_languages=False)
+    assert any(r.scores["lexical"] > 0 for r in uncentred.search(words_only, k=10))
+
+
 def test_a_passage_is_found_through_its_translation(searcher: Searcher) -> None:
     # 001 paragraph 2 is the Russian of 000 paragraph 2 ("The 54th meeting of the Council is
     # taking place in Bishkek."); asked in English for Russian results, the English twin's
