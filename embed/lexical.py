@@ -108,11 +108,11 @@ class LexicalIndex:
         # indices[indptr[t]:indptr[t + 1]].
         indptr = np.asarray(self._retriever.scores["indptr"])
         passages = np.asarray(self._retriever.scores["indices"])
-        counts = np.zeros(len(self._retriever.vocab_dict), dtype=np.int64)
-        terms = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-        pairs = np.unique(np.stack([terms, groups[passages]]), axis=1)
-        np.add.at(counts, pairs[0], 1)
-        return counts
+        terms = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+        n = int(groups.max()) + 1 if len(groups) else 1
+        # One integer per (term, group) pair: np.unique on a flat array is a plain sort.
+        pairs = np.unique(terms * n + groups[passages])
+        return np.bincount(pairs // n, minlength=len(self._retriever.vocab_dict))
 
     def scores(self, query: str, terms: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of ``query`` against every passage (zeros when nothing matches).
