@@ -7,9 +7,9 @@ encoder's when it is enabled). Links are made in two rounds:
    language (mutual best), or when one side's best match is very close. A weak link between
    two documents that share nothing else (two reports of different meetings) is then dropped:
    it is kept only when at least half of the shorter document is linked to the other one.
-   With the build's token states (:mod:`embed.late_interaction`), a pair must also align word
-   by word: two paragraphs on one topic are close as wholes, but a translation is close token
-   for token.
+   With the build's token states (:mod:`embed.late_interaction`), a pair that is not very close
+   must also align word by word: two paragraphs on one topic are close as wholes, but a
+   translation is close token for token.
 2. Within two documents found parallel that way, the chunks still unlinked are paired by mutual
    best among themselves, and a chunk left over joins its closest counterpart when that one is
    close enough: a title, a short line, or a paragraph that the translation merges with the
@@ -27,7 +27,7 @@ import numpy as np
 from embed.late_interaction import TokenStates
 
 # Bump when the links this module makes change: an index built with older links is rebuilt.
-ALIGNMENT_VERSION = 4
+ALIGNMENT_VERSION = 5
 # Mean of e5 (~0.9 for translations) and USE (~0.5-0.8) cosines, chosen on XQuAD-dev: with every
 # paragraph in both languages, 0.55-0.65 keep all 123 true links (0.70 loses one, and 1.6
 # points of hit@1 on XQuAD-parallel with it) and make no wrong one; in XQuAD-mixed, where no
@@ -44,9 +44,10 @@ PAIR_IN_DOCUMENT = 0.60
 JOIN_IN_DOCUMENT = 0.70
 # Share of the shorter document's chunks that must be linked for two documents to be parallel.
 PARALLEL_SHARE = 0.5
-# Round 1's word-by-word check (TokenStates.coverage, e5's layer-8 tokens). The true links of
-# XQuAD-parallel and the seeds cover at least 0.636; 13 of XQuAD-mixed's 14 false links cover
-# 0.52-0.60, the last (two consecutive paragraphs of one article) 0.66.
+# Round 1's word-by-word check (TokenStates.coverage, e5's layer-8 tokens) of links closer than
+# ONE_SIDED_SIMILARITY. The true links of XQuAD-parallel and the seeds cover at least 0.636;
+# 13 of XQuAD-mixed's 14 false links (similarity 0.65-0.74) cover 0.52-0.60, the last (two
+# consecutive paragraphs of one article) 0.66.
 MIN_COVERAGE = 0.62
 CANDIDATES = 16
 
@@ -97,7 +98,12 @@ def align_parallel(
         mutual = best.get(other, (-1, 0.0))[0] == row
         if sim < MIN_SIMILARITY or not (mutual or sim >= ONE_SIDED_SIMILARITY):
             continue
-        if tokens is None or tokens.coverage(row, other) >= MIN_COVERAGE:
+        # A pair as close as a one-sided link needs no second opinion (and costs no MaxSim).
+        if (
+            tokens is None
+            or sim >= ONE_SIDED_SIMILARITY
+            or tokens.coverage(row, other) >= MIN_COVERAGE
+        ):
             _link(links, row, other, sim)
     if docs is not None:
         doc = np.asarray(docs, dtype=object)
