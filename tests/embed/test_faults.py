@@ -32,6 +32,16 @@ QUERY = "Who chaired the meeting of security services in Bishkek?"
 WORKER_TIMEOUT = 120.0
 
 
+def _default_sigint() -> None:
+    """Give a child the default SIGINT disposition before it starts.
+
+    A shell starts background jobs with SIGINT ignored, a child inherits that, and Python then
+    leaves it ignored instead of raising KeyboardInterrupt: without this, the interrupt tests
+    would pass or fail by how pytest was launched.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Worker:
     """The fault worker process; see its module for the protocol."""
 
@@ -42,6 +52,7 @@ class Worker:
             [sys.executable, "-m", "tests.embed.fault_worker"],
             cwd=ROOT, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            preexec_fn=_default_sigint,
         )  # fmt: skip
         assert self._line() == "ready"
 
@@ -220,7 +231,10 @@ def test_the_real_command_interrupted_mid_embedding_exits_130_cleanly(
     command = [sys.executable, "-m", "service.cli", "rebuild-index",
                "--seeds", str(seeds_copy), "--vectors", str(vectors)]  # fmt: skip
     with errors.open("wb") as sink:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=sink, stdout=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stderr=sink, stdout=subprocess.PIPE,
+            preexec_fn=_default_sigint,
+        )  # fmt: skip
         deadline = time.monotonic() + WORKER_TIMEOUT
         # A cold build embeds 46 passages: interrupt as soon as the first batch starts.
         while b"Batches" not in errors.read_bytes() and proc.poll() is None:
