@@ -219,6 +219,16 @@ class Searcher:
             return None
         return self._lexical.languages_per_term(self._centering[0]) > 1
 
+    def _lexical_terms(self, rows: np.ndarray) -> np.ndarray | None:
+        """The terms BM25 may match for these candidates: the shared ones when they hold two
+        languages; all when they hold one (a ``lang`` filter), as nothing then competes
+        across languages and a word of that language tells its passages apart."""
+        if not self.ranking.center_languages or self._centering is None:
+            return None
+        if len(np.unique(self._centering[0][rows])) < 2:
+            return None
+        return self._shared_terms
+
     @cached_property
     def _token_samples(self) -> list[np.ndarray]:
         """Up to :data:`_TOKEN_SAMPLE` passage rows of each language group, spread evenly."""
@@ -480,8 +490,7 @@ class Searcher:
         scored, scored_dense = self._with_counterparts(rows, dense, embedded.vectors)
         lexical = None
         if text is not None and self._weight(LEXICAL) and self._lexical is not None:
-            terms = self._shared_terms if self.ranking.center_languages else None
-            lexical = self._lexical.scores(text, terms)
+            lexical = self._lexical.scores(text, self._lexical_terms(rows))
         channels, best_sentence = self._channels(scored, scored_dense, embedded, lexical)
         fused = fuse(
             self._centred(channels, scored, embedded, lexical),

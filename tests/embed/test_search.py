@@ -117,7 +117,7 @@ def test_language_centering_lifts_the_seeds_query_set(searcher: Searcher) -> Non
     assert with_centering.hit_at_1 > without.hit_at_1
 
 
-def test_words_of_one_language_do_not_score_in_bm25_of_a_multilingual_corpus(
+def test_words_of_one_language_do_not_score_in_bm25_across_languages(
     searcher: Searcher,
 ) -> None:
     # "reaffirmed", "commitment" and "cooperation" occur only in the English seeds, so they can
@@ -128,6 +128,8 @@ def test_words_of_one_language_do_not_score_in_bm25_of_a_multilingual_corpus(
     assert any(r.scores["lexical"] > 0 for r in searcher.search(query, k=10))
     uncentred = _with_ranking(searcher, center_languages=False)
     assert any(r.scores["lexical"] > 0 for r in uncentred.search(words_only, k=10))
+    # Filtered to English, no passage of another language competes: every word counts again.
+    assert any(r.scores["lexical"] > 0 for r in searcher.search(words_only, k=10, lang="en"))
 
 
 def test_a_passage_is_found_through_its_translation(searcher: Searcher) -> None:
