@@ -13,7 +13,8 @@ stronger form (a query's ordinary words match only passages of its own language)
 same correction: each BM25 score minus the query's mean BM25 score over the passage's language.
 A shift leaves the spread: among the passages of the query's language, its ordinary words still
 pick out same-topic paragraphs that a passage of another language cannot match, so the search
-also keeps only the terms found in two languages or more (``Searcher._shared_terms``).
+also keeps only the terms found in two languages or more, when its candidates hold two
+languages (``Searcher._lexical_terms``).
 
 With a single language the offset is the same for every passage and the ranking does not move,
 so centering only starts when two languages have :data:`MIN_ROWS` passages each. Passages of

@@ -57,9 +57,9 @@ class RankingConfig(BaseModel):
         True,
         description="Subtract each passage language's mean vector before fusing the dense "
         "channels, and the query's mean BM25 score per language from the lexical one, whose "
-        "terms are then only those found in two languages or more, so that no language is "
-        "preferred for being the query's (see embed/centering.py). No effect on a corpus in "
-        "one language.",
+        "terms are then only those found in two languages or more (when the candidates hold "
+        "two languages), so that no language is preferred for being the query's (see "
+        "embed/centering.py). No effect on a corpus in one language.",
     )
     use_translations: bool = Field(
         True,
