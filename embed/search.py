@@ -48,7 +48,7 @@ _CHANNEL_ARRAYS = {
 
 # Passages per language whose MaxSim standardises the token channel (each costs a MaxSim per
 # query). On XQuAD-dev mixed, 16 and 32 gave the same hit@1 within 0.2 points; 8 left the
-# spread too noisy (Russian questions 0.878 against 0.904).
+# spread too noisy (Russian questions 0.878 against 0.903).
 _TOKEN_SAMPLE = 16
 
 # With a language filter, look this many times deeper before filtering, so that a language
@@ -284,10 +284,10 @@ class Searcher:
         is standardised by the query's mean and spread over a fixed sample of passages of its
         language (MaxSim is not linear in the passages, so no centroid gives them): a query
         token meets a token of its own language at a cosine near 1 and its translation far
-        lower, so the other language's scores are both lower and narrower. Centering alone
-        took XQuAD-dev mixed to 0.902 / 0.896 hit@1, dividing by the spread too to
-        0.913 / 0.904. The raw MaxSim of the head rows is added to ``channels`` (NaN below the
-        head).
+        lower, and how widely one language's passages spread depends on how varied they are,
+        so the languages differ in both. Centering alone took XQuAD-dev mixed to
+        0.902 / 0.896 hit@1, dividing by the spread too to 0.913 / 0.903. The raw MaxSim of
+        the head rows is added to ``channels`` (NaN below the head).
         """
         states, weight = self._token_states, self._weight(TOKENS)
         if embedded.tokens is None or states is None or not weight:
