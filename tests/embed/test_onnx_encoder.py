@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,29 @@ def test_int8_graph_is_a_quarter_of_the_fp32_one_and_written_once(
     assert quantize_onnx(fp32, int8) == int8
     assert int8.stat().st_mtime_ns == before, "an existing int8 graph must be reused"
     assert not list(int8.parent.glob(".export-*")), "no temporary file may be left behind"
+
+
+def test_quantizing_prints_no_pre_processing_advice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A one-MatMul graph stands in for the export: onnxruntime gives the same advice for any
+    # graph without its pre-processing, and quantizes this one in milliseconds.
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.eye(8, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")],
+        "one_matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [weights],
+    )
+    source = tmp_path / "one.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), source)
+    with caplog.at_level(logging.WARNING):
+        assert quantize_onnx(source, tmp_path / "one.int8.onnx").is_file()
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
 
 
 def test_export_is_fused_one_attention_op_per_layer(onnx_encoder: OnnxQueryEncoder) -> None:
