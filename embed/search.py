@@ -205,6 +205,12 @@ class Searcher:
                 centroids[array] = LanguageCentroids(self.data.arrays[array], groups[rows], n)
         return groups, n, centroids
 
+    @property
+    def _language_correction(self) -> tuple[np.ndarray, int, dict[str, LanguageCentroids]] | None:
+        """:attr:`_centering` when the ranking corrects for languages (``center_languages``),
+        else ``None``."""
+        return self._centering if self.ranking.center_languages else None
+
     @cached_property
     def _shared_terms(self) -> np.ndarray | None:
         """The BM25 terms found in passages of two languages or more, in a multilingual corpus.
@@ -223,9 +229,8 @@ class Searcher:
         """The terms BM25 may match for these candidates: the shared ones when they hold two
         languages; all when they hold one (a ``lang`` filter), as nothing then competes
         across languages and a word of that language tells its passages apart."""
-        if not self.ranking.center_languages or self._centering is None:
-            return None
-        if len(np.unique(self._centering[0][rows])) < 2:
+        correction = self._language_correction
+        if correction is None or len(np.unique(correction[0][rows])) < 2:
             return None
         return self._shared_terms
 
@@ -254,9 +259,10 @@ class Searcher:
         ordinary words match only passages of the query's own language, the mean of
         ``lexical`` (the query's score of every passage) over each language.
         """
-        if not self.ranking.center_languages or self._centering is None:
+        correction = self._language_correction
+        if correction is None:
             return channels
-        groups, n, by_array = self._centering
+        groups, n, by_array = correction
         languages = groups[rows]
         centred = dict(channels)
         for channel, values in channels.items():
@@ -296,8 +302,9 @@ class Searcher:
         head = np.argsort(-fused, kind="stable")[: self.ranking.token_depth]
         raw = states.maxsim(query, scored[head])
         values = raw
-        if self.ranking.center_languages and self._centering is not None:
-            languages = self._centering[0][scored[head]]
+        correction = self._language_correction
+        if correction is not None:
+            languages = correction[0][scored[head]]
             present = np.unique(languages)
             # A scaling shared by the whole head changes neither z-scores nor ranks: the
             # statistics are needed only when the head holds two languages, and only theirs.
