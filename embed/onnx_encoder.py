@@ -68,6 +68,35 @@ def quantized_path(onnx_file: Path) -> Path:
     return onnx_file.with_suffix(f".{_INT8_RECIPE}.onnx")
 
 
+def remove_stale_exports(onnx_file: Path) -> list[Path]:
+    """Delete the graphs that earlier recipes made of the same model, beside ``onnx_file``.
+
+    A change of :data:`_EXPORT_RECIPE` or :data:`_INT8_RECIPE` makes a new export under a new
+    name; the old one (about 470 MB fp32, 140 MB int8) would otherwise stay in the cache for
+    good. Graphs of other models (another checksum) are kept, as a user may switch back. A
+    process still running an old graph is not disturbed: the file goes when it closes it.
+
+    Args:
+        onnx_file: The current fp32 export (see :func:`onnx_path`).
+
+    Returns:
+        The files deleted.
+    """
+    keep = {onnx_file.name, quantized_path(onnx_file).name}
+    model = onnx_file.name.split(".", 1)[0]
+    removed = []
+    for path in onnx_file.parent.glob(f"{model}.*"):
+        if path.name in keep or path.suffix != ".onnx":
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:  # another process removed it first
+            continue
+        logger.info("removed %s, exported by an earlier recipe", path)
+        removed.append(path)
+    return removed
+
+
 @contextmanager
 def _replacing(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, renamed onto it when the block succeeds.
@@ -279,6 +308,7 @@ class OnnxQueryEncoder:
         graph = export_onnx(self.model_folder, self.onnx_file, self.token_layer)
         if self.quantized:
             graph = quantize_onnx(graph, quantized_path(graph))
+        remove_stale_exports(self.onnx_file)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1

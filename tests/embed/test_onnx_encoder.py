@@ -16,6 +16,7 @@ from embed.onnx_encoder import (
     onnx_path,
     quantize_onnx,
     quantized_path,
+    remove_stale_exports,
     supports_onnx,
 )
 
@@ -183,6 +184,43 @@ def test_query_spin_setting_reaches_the_session(settings: EmbedSettings, spin: b
 def test_quantized_file_name_names_the_recipe(tmp_path: Path) -> None:
     # A copy cached by other quantization settings must never be picked up as this one.
     assert quantized_path(tmp_path / "abc.onnx").name.startswith("abc.int8-")
+
+
+def test_only_graphs_of_earlier_recipes_of_the_same_model_are_removed(tmp_path: Path) -> None:
+    current = onnx_path(tmp_path, "a" * 64, 8)
+    current.parent.mkdir()
+    kept = [current, quantized_path(current), current.with_name("b" * 32 + ".fused.onnx")]
+    stale = [
+        current.with_name("a" * 32 + ".onnx"),
+        current.with_name("a" * 32 + ".fused.onnx"),
+        current.with_name("a" * 32 + ".fused.int8-u8pc-ffn32.onnx"),
+        current.with_suffix(".int8-older.onnx"),
+    ]
+    for path in kept + stale:
+        path.write_bytes(b"graph")
+    assert sorted(remove_stale_exports(current)) == sorted(stale)
+    assert sorted(current.parent.iterdir()) == sorted(kept)
+    assert remove_stale_exports(current) == []
+
+
+def test_opening_a_session_clears_the_stale_graphs_of_its_model(
+    onnx_encoder: OnnxQueryEncoder,
+) -> None:
+    stale = onnx_encoder.onnx_file.with_name(
+        onnx_encoder.onnx_file.name.split(".")[0] + ".recipe-of-last-year.onnx"
+    )
+    stale.write_bytes(b"graph")
+    fresh = OnnxQueryEncoder(
+        onnx_encoder.model_folder,
+        onnx_encoder.onnx_file,
+        onnx_encoder.token_layer,
+        onnx_encoder.prompt,
+        onnx_encoder.max_tokens,
+        onnx_encoder.threads,
+    )
+    assert fresh.encode(["Бортников"]).shape == (1, 384)
+    assert not stale.exists()
+    assert onnx_encoder.onnx_file.is_file()
 
 
 def test_int8_backend_runs_the_quantized_graph(settings: EmbedSettings) -> None:
