@@ -116,12 +116,12 @@ def server(
         log.close()
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set of a process (``VmRSS`` of /proc/PID/status), in MiB."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident set of a process (``VmRSS`` of /proc/PID/status, or another field), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 def clustered_unit_vectors(

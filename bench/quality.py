@@ -47,7 +47,11 @@ CONFIGS: dict[str, RankingConfig] = {
     "+ ranking through parallel passages": RankingConfig(weights=_BEFORE_TOKENS),
     DEFAULT_ROW: RankingConfig(),
     "default channels, RRF instead of z-score": RankingConfig(fusion="rrf"),
-    "BM25 alone": RankingConfig(weights={"lexical": 1.0}),
+    # With the default flags, a two-language candidate list keeps only terms of both languages.
+    "BM25 alone (default flags)": RankingConfig(weights={"lexical": 1.0}),
+    "BM25 alone, every word, no language corrections": RankingConfig(
+        weights={"lexical": 1.0}, **_PLAIN
+    ),
 }
 
 

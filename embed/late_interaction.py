@@ -92,11 +92,16 @@ class TokenStates:
     @classmethod
     def pack(cls, per_passage: Sequence[np.ndarray]) -> TokenStates:
         """Join per-passage ``(tokens, dim)`` arrays into one matrix and its offsets."""
-        lengths = [len(t) for t in per_passage]
-        offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+        offsets = cls.offsets_of(per_passage)
         if not per_passage:
             return cls(np.zeros((0, 0), dtype=np.float32), offsets)
         return cls(np.concatenate(per_passage).astype(np.float32), offsets)
+
+    @staticmethod
+    def offsets_of(per_passage: Sequence[np.ndarray]) -> np.ndarray:
+        """The offset table of per-passage ``(tokens, dim)`` arrays stacked in order."""
+        lengths = [len(t) for t in per_passage]
+        return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
 
     def __getitem__(self, row: int) -> np.ndarray:
         return self.states[self.offsets[row] : self.offsets[row + 1]]

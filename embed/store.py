@@ -22,7 +22,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,11 +107,63 @@ def _write_array(path: Path, array: np.ndarray) -> None:
     as "N requested and M written", without the errno that names the cause.
     """
     data = np.ascontiguousarray(array)
+    _write_npy(path, np.lib.format.header_data_from_array_1_0(data), [data])
+
+
+def _write_npy(path: Path, header: dict[str, Any], pieces: Iterable[np.ndarray]) -> None:
     with path.open("wb") as handle:
-        np.lib.format.write_array_header_2_0(handle, np.lib.format.header_data_from_array_1_0(data))
-        handle.write(data.reshape(-1).view(np.uint8).data)
+        np.lib.format.write_array_header_2_0(handle, header)
+        for piece in pieces:
+            handle.write(piece.reshape(-1).view(np.uint8).data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+@contextmanager
+def scratch_file(vectors_dir: Path, name: str) -> Iterator[Path]:
+    """A path for a file that a rebuild writes before its build folder exists.
+
+    Pass it to :func:`write_build` in ``written`` to move it into the build. It is deleted when
+    the block ends otherwise; a killed rebuild's leftover goes with :func:`prune_builds`.
+    """
+    builds = vectors_dir / BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    path = builds / f"{_TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}"
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def write_stacked(path: Path, blocks: Sequence[np.ndarray], width: int) -> None:
+    """Save the float32 rows of ``blocks``, one after the other, as one ``.npy`` at ``path``.
+
+    Block by block, so that the stacked array is never in memory: a build's token states are
+    gigabytes at 100k passages, and the previous build's share of them is read from its memory
+    map only as it is copied.
+
+    Args:
+        path: A :func:`scratch_file` path.
+        blocks: ``(rows, width)`` arrays.
+        width: Row length (the file's second dimension, also when ``blocks`` is empty).
+
+    Raises:
+        ValueError: When a block is not ``width`` wide.
+        StoreError: When the file cannot be written (a full disk).
+    """
+    for block in blocks:
+        if block.ndim != 2 or block.shape[1] != width:
+            raise ValueError(f"block of shape {block.shape} in rows of width {width}")
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+        "fortran_order": False,
+        "shape": (sum(len(block) for block in blocks), width),
+    }
+    pieces = (np.ascontiguousarray(block, dtype=np.float32) for block in blocks)
+    try:
+        _write_npy(path, header, pieces)
+    except OSError as exc:
+        raise _write_error(path.parent.parent, exc) from exc
 
 
 def current_build(vectors_dir: Path) -> Path | None:
@@ -206,6 +259,7 @@ def write_build(
     manifest: dict[str, Any],
     tables: Mapping[str, Any] | None = None,
     writers: Mapping[str, Callable[[Path], None]] | None = None,
+    written: Mapping[str, Path] | None = None,
 ) -> Path:
     """Write a new build and make it live atomically.
 
@@ -218,6 +272,7 @@ def write_build(
         manifest: Manifest fields; ``format``, ``build``, ``built_at`` and ``files`` are added.
         tables: JSON-serialisable data saved as ``<name>.json``.
         writers: Callables that write their own file or folder at ``build/<name>``.
+        written: Files already written (:func:`scratch_file`), moved to ``build/<name>``.
 
     Returns:
         The new live build folder.
@@ -237,6 +292,8 @@ def write_build(
             _write_durable(staging / f"{table_name}.json", json.dumps(table).encode())
         for target, write in (writers or {}).items():
             write(staging / target)
+        for target, source in (written or {}).items():
+            os.replace(source, staging / target)
         lines = (
             json.dumps({"key": c.key, "chunk": asdict(c.chunk)}, ensure_ascii=False) for c in chunks
         )
@@ -287,7 +344,7 @@ def _write_error(vectors_dir: Path, exc: OSError) -> StoreError:
 
 
 def prune_builds(vectors_dir: Path, keep: int = 2) -> list[Path]:
-    """Delete abandoned staging folders and all but the ``keep`` newest builds.
+    """Delete abandoned staging folders and scratch files, and all but the ``keep`` newest builds.
 
     The live build is always kept. Call only while holding the rebuild lock.
 
@@ -306,7 +363,10 @@ def prune_builds(vectors_dir: Path, keep: int = 2) -> list[Path]:
     for path in stale + finished[keep:]:
         if live is not None and path.resolve() == live.resolve():
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:  # a scratch file
+            path.unlink(missing_ok=True)
         removed.append(path)
     for leftover in vectors_dir.glob(f"{CURRENT}.tmp-*"):
         leftover.unlink(missing_ok=True)
