@@ -39,7 +39,7 @@ from embed.store import (
     StoreError,
     load_index,
     prune_builds,
-    scratch_file,
+    scratch_path,
     write_build,
     write_stacked,
 )
@@ -211,8 +211,9 @@ def rebuild_index(
         summary = _rebuild_locked(
             seeds_dir, vectors_dir, encoder, second, batch_size, progress, max_seed_bytes
         )
-        prune_builds(vectors_dir)
     finally:
+        # Also after a failure: a scratch file written before it goes with the other leftovers.
+        prune_builds(vectors_dir)
         lock.release()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
@@ -282,80 +283,78 @@ def _rebuild_locked(
     if unchanged:
         return BuildSummary(len(documents), len(chunks), 0, len(chunks), skipped)
 
-    # Token states go to disk as they are stacked, not into one array: see write_stacked.
-    with scratch_file(vectors_dir, f"{STATES}.npy") as states_file:
-        chunk_texts = [c.chunk.text for c in chunks]
-        spans, sentence_texts = _sentence_table(chunks)
-        cache = _cache_from(previous, encoder, EMBEDDINGS, "sentence_embeddings")
-        token_cache = _token_cache(previous, tokens_info) if tokens_info is not None else None
-        matrix, embedded = _embed(encoder, chunk_texts, cache, batch_size, progress, token_cache)
-        arrays = {
-            EMBEDDINGS: matrix,
-            "sentence_spans": spans,
-            "sentence_embeddings": _embed(encoder, sentence_texts, cache, batch_size, progress)[0],
-        }
-        packed, written = None, {}
-        if token_cache is not None:
-            per_passage = [token_cache[c.key] for c in chunks]
-            width = per_passage[0].shape[1] if per_passage else 0
-            write_stacked(states_file, per_passage, width)
-            packed = TokenStates(
-                np.load(states_file, mmap_mode="r"), TokenStates.offsets_of(per_passage)
-            )
-            arrays[OFFSETS], written[f"{STATES}.npy"] = packed.offsets, states_file
-            del per_passage
-            token_cache.clear()
-        if second is not None:
-            reuse = (
-                previous
-                if (previous and previous.manifest.get("second_model") == second_info)
-                else None
-            )
-            cache2 = _cache_from(reuse, second, "second_embeddings", "second_sentence_embeddings")
-            arrays["second_embeddings"] = _embed(second, chunk_texts, cache2, batch_size, progress)[
-                0
-            ]
-            arrays["second_sentence_embeddings"] = _embed(
-                second, sentence_texts, cache2, batch_size, progress
-            )[0]
+    chunk_texts = [c.chunk.text for c in chunks]
+    spans, sentence_texts = _sentence_table(chunks)
+    cache = _cache_from(previous, encoder, EMBEDDINGS, "sentence_embeddings")
+    token_cache = _token_cache(previous, tokens_info) if tokens_info is not None else None
+    matrix, embedded = _embed(encoder, chunk_texts, cache, batch_size, progress, token_cache)
+    arrays = {
+        EMBEDDINGS: matrix,
+        "sentence_spans": spans,
+        "sentence_embeddings": _embed(encoder, sentence_texts, cache, batch_size, progress)[0],
+    }
+    packed, written = None, {}
+    if token_cache is not None:
+        # Written as they are stacked, not gathered into one array first: see write_stacked.
+        states_file = scratch_path(vectors_dir, f"{STATES}.npy")
+        per_passage = [token_cache[c.key] for c in chunks]
+        width = per_passage[0].shape[1] if per_passage else 0
+        write_stacked(states_file, per_passage, width)
+        packed = TokenStates(
+            np.load(states_file, mmap_mode="r"), TokenStates.offsets_of(per_passage)
+        )
+        arrays[OFFSETS], written[f"{STATES}.npy"] = packed.offsets, states_file
+        del per_passage
+        token_cache.clear()
+    if second is not None:
+        reuse = (
+            previous
+            if (previous and previous.manifest.get("second_model") == second_info)
+            else None
+        )
+        cache2 = _cache_from(reuse, second, "second_embeddings", "second_sentence_embeddings")
+        arrays["second_embeddings"] = _embed(second, chunk_texts, cache2, batch_size, progress)[0]
+        arrays["second_sentence_embeddings"] = _embed(
+            second, sentence_texts, cache2, batch_size, progress
+        )[0]
 
-        index, index_spec = build_faiss_index(matrix)
-        extra = [arrays["second_embeddings"]] if second is not None else []
-        translations = align_parallel(
-            [c.chunk.lang for c in chunks],
-            index,
-            matrix,
-            extra,
-            [c.chunk.doc_id for c in chunks],
-            packed,
-        )
-        lexical = LexicalIndex.build(chunk_texts)
-        manifest = {
-            "model": encoder.info.to_dict(),
-            "second_model": second_info,
-            "lexical_version": LEXICAL_VERSION,
-            "alignment_version": ALIGNMENT_VERSION,
-            "tokens": tokens_info,
-            "index": index_spec,
-            "chunking": chunking,
-            "counts": {
-                "documents": len(documents),
-                "chunks": len(chunks),
-                "sentences": len(sentence_texts),
-            },
-            "languages": sorted({c.chunk.lang for c in chunks}),
-        }
-        build = write_build(
-            vectors_dir,
-            index=index,
-            arrays=arrays,
-            chunks=chunks,
-            documents=records,
-            manifest=manifest,
-            tables={"translations": translations},
-            writers={LEXICAL_DIR: lexical.save},
-            written=written,
-        )
+    index, index_spec = build_faiss_index(matrix)
+    extra = [arrays["second_embeddings"]] if second is not None else []
+    translations = align_parallel(
+        [c.chunk.lang for c in chunks],
+        index,
+        matrix,
+        extra,
+        [c.chunk.doc_id for c in chunks],
+        packed,
+    )
+    lexical = LexicalIndex.build(chunk_texts)
+    manifest = {
+        "model": encoder.info.to_dict(),
+        "second_model": second_info,
+        "lexical_version": LEXICAL_VERSION,
+        "alignment_version": ALIGNMENT_VERSION,
+        "tokens": tokens_info,
+        "index": index_spec,
+        "chunking": chunking,
+        "counts": {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "sentences": len(sentence_texts),
+        },
+        "languages": sorted({c.chunk.lang for c in chunks}),
+    }
+    build = write_build(
+        vectors_dir,
+        index=index,
+        arrays=arrays,
+        chunks=chunks,
+        documents=records,
+        manifest=manifest,
+        tables={"translations": translations},
+        writers={LEXICAL_DIR: lexical.save},
+        written=written,
+    )
     return BuildSummary(
         len(documents), len(chunks), embedded, len(chunks) - embedded, skipped,
         changed=True, build=build.name,

@@ -22,8 +22,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,20 +118,15 @@ def _write_npy(path: Path, header: dict[str, Any], pieces: Iterable[np.ndarray])
         os.fsync(handle.fileno())
 
 
-@contextmanager
-def scratch_file(vectors_dir: Path, name: str) -> Iterator[Path]:
-    """A path for a file that a rebuild writes before its build folder exists.
+def scratch_path(vectors_dir: Path, name: str) -> Path:
+    """A fresh path for a file that a rebuild writes before its build folder exists.
 
-    Pass it to :func:`write_build` in ``written`` to move it into the build. It is deleted when
-    the block ends otherwise; a killed rebuild's leftover goes with :func:`prune_builds`.
+    Pass it to :func:`write_build` in ``written`` to move it into the build; if the rebuild
+    fails first, :func:`prune_builds` deletes it with the other leftovers.
     """
     builds = vectors_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
-    path = builds / f"{_TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}"
-    try:
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+    return builds / f"{_TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}"
 
 
 def write_stacked(path: Path, blocks: Sequence[np.ndarray], width: int) -> None:
@@ -143,7 +137,7 @@ def write_stacked(path: Path, blocks: Sequence[np.ndarray], width: int) -> None:
     map only as it is copied.
 
     Args:
-        path: A :func:`scratch_file` path.
+        path: A :func:`scratch_path`.
         blocks: ``(rows, width)`` arrays.
         width: Row length (the file's second dimension, also when ``blocks`` is empty).
 
@@ -272,7 +266,7 @@ def write_build(
         manifest: Manifest fields; ``format``, ``build``, ``built_at`` and ``files`` are added.
         tables: JSON-serialisable data saved as ``<name>.json``.
         writers: Callables that write their own file or folder at ``build/<name>``.
-        written: Files already written (:func:`scratch_file`), moved to ``build/<name>``.
+        written: Files already written (:func:`scratch_path`), moved to ``build/<name>``.
 
     Returns:
         The new live build folder.
