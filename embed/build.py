@@ -29,7 +29,14 @@ from embed.documents import (
 )
 from embed.encoder import Encoder, TextEncoder
 from embed.index_types import build_faiss_index
-from embed.late_interaction import OFFSETS, STATES, TokenStates, manifest_entry
+from embed.late_interaction import (
+    OFFSETS,
+    SCALES,
+    STATES,
+    QuantisedTokens,
+    TokenStates,
+    manifest_entry,
+)
 from embed.lexical import LEXICAL_DIR, LEXICAL_VERSION, LexicalIndex
 from embed.store import (
     EMBEDDINGS,
@@ -121,11 +128,11 @@ def _cache_from(
     return {encoder.cache_key(t): v for t, v in zip(texts, vectors, strict=True)}
 
 
-def _token_cache(previous: IndexData | None, tokens: dict[str, Any]) -> dict[str, np.ndarray]:
+def _token_cache(previous: IndexData | None, tokens: dict[str, Any]) -> dict[str, QuantisedTokens]:
     """Token states of the previous build by chunk key, when they were taken the same way."""
     if previous is None or previous.manifest.get("tokens") != tokens:
         return {}
-    states = TokenStates(previous.arrays[STATES], previous.arrays[OFFSETS])
+    states = TokenStates.of_build(previous.arrays)
     return {stored.key: states[row] for row, stored in enumerate(previous.chunks)}
 
 
@@ -135,7 +142,7 @@ def _embed(
     cache: dict[str, np.ndarray],
     batch_size: int,
     progress: bool,
-    token_cache: dict[str, np.ndarray] | None = None,
+    token_cache: dict[str, QuantisedTokens] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding only those not in ``cache`` (which is updated).
 
@@ -298,12 +305,15 @@ def _rebuild_locked(
         # Written as they are stacked, not gathered into one array first: see write_stacked.
         states_file = scratch_path(vectors_dir, f"{STATES}.npy")
         per_passage = [token_cache[c.key] for c in chunks]
-        width = per_passage[0].shape[1] if per_passage else 0
-        write_stacked(states_file, per_passage, width)
+        width = per_passage[0].codes.shape[1] if per_passage else 0
+        write_stacked(states_file, [p.codes for p in per_passage], width, np.int8)
         packed = TokenStates(
-            np.load(states_file, mmap_mode="r"), TokenStates.offsets_of(per_passage)
+            np.load(states_file, mmap_mode="r"),
+            np.concatenate([np.zeros(0, np.float32), *(p.scales for p in per_passage)]),
+            TokenStates.offsets_of(per_passage),
         )
-        arrays[OFFSETS], written[f"{STATES}.npy"] = packed.offsets, states_file
+        arrays[SCALES], arrays[OFFSETS] = packed.scales, packed.offsets
+        written[f"{STATES}.npy"] = states_file
         del per_passage
         token_cache.clear()
     if second is not None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
-from embed.late_interaction import content_tokens, prompt_length, token_layer
+from embed.late_interaction import QuantisedTokens, content_tokens, prompt_length, token_layer
 from embed.models import ModelError, ModelInfo, resolve_model
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from embed.onnx_encoder import OnnxQueryEncoder
 
 logger = logging.getLogger(__name__)
+
+_Kept = TypeVar("_Kept")
 
 
 class TextEncoder(Protocol):
@@ -202,20 +204,29 @@ class Encoder:
         )
 
     def _encode(
-        self, texts: Sequence[str], prompt: str, batch_size: int, progress: bool, tokens: bool
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors of ``texts`` and, when ``tokens`` is set, their token states.
+        self,
+        texts: Sequence[str],
+        prompt: str,
+        batch_size: int,
+        progress: bool,
+        keep: Callable[[np.ndarray], _Kept] | None = None,
+    ) -> tuple[np.ndarray, list[_Kept]]:
+        """Vectors of ``texts`` and, with ``keep``, what it makes of each text's token states.
 
         The texts go through the model's own modules (pooling, normalisation) in batches of
         similar length, as ``SentenceTransformer.encode`` does, and each batch's hidden states
-        at :attr:`token_layer` are kept in the same pass.
+        at :attr:`token_layer` are given to ``keep`` in the same pass, one ``(tokens, dim)``
+        float32 array per text (an empty one for a model without layers), so that only what it
+        keeps of them outlives the batch.
         """
         import torch
         from tqdm.auto import trange
 
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        states = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        layer = self.token_layer if tokens else None
+        states = (
+            [] if keep is None else [keep(np.zeros((0, self.dimension), np.float32))] * len(texts)
+        )
+        layer = self.token_layer if keep is not None else None
         prefix = self.prompts.get(prompt) or None
         if layer is not None:
             special = np.asarray(self._tokenizer.all_special_ids)
@@ -230,14 +241,14 @@ class Encoder:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             vectors[rows] = pooled / np.maximum(norms, 1e-12)
             hidden = out.get("all_layer_embeddings") if layer is not None else None
-            if hidden is not None:
+            if hidden is not None and keep is not None:
                 found = content_tokens(
                     hidden[layer].float().numpy(),
                     ~np.isin(out["input_ids"].numpy(), special),
                     skip,
                 )
                 for row, value in zip(rows.tolist(), found, strict=True):
-                    states[row] = value
+                    states[row] = keep(value)
         return vectors, states
 
     @cached_property
@@ -275,7 +286,7 @@ class Encoder:
         the states are empty arrays when the model has no :attr:`token_layer`."""
         onnx = self.onnx
         if onnx is None or not texts:
-            return self._encode(texts, "query", batch_size, False, tokens=True)
+            return self._encode(texts, "query", batch_size, False, keep=np.asarray)
         vectors, states = [], []
         for i in range(0, len(texts), batch_size):
             part, part_states = onnx.encode_with_tokens(texts[i : i + batch_size])
@@ -287,13 +298,14 @@ class Encoder:
         self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
         """Embed passages with the ``passage`` prompt, in batches of similar length."""
-        return self._encode(texts, "passage", batch_size, progress, tokens=False)[0]
+        return self._encode(texts, "passage", batch_size, progress)[0]
 
     def encode_passages_with_tokens(
         self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Passage vectors and each passage's token states, from one forward pass."""
-        return self._encode(texts, "passage", batch_size, progress, tokens=True)
+    ) -> tuple[np.ndarray, list[QuantisedTokens]]:
+        """Passage vectors and each passage's token states, quantised as each batch is done
+        (a build holds all its new passages' states), from one forward pass."""
+        return self._encode(texts, "passage", batch_size, progress, QuantisedTokens.quantise)
 
     def count_tokens(self, text: str, prompt: str = "passage") -> int:
         """Tokens the model sees for ``text``, prompt and special tokens included."""

@@ -23,7 +23,7 @@ import numpy as np
 from embed.centering import LanguageCentroids, group_means, language_groups, standardise
 from embed.chunking import Chunk
 from embed.encoder import Encoder, TextEncoder
-from embed.late_interaction import OFFSETS, STATES, TokenStates, manifest_entry
+from embed.late_interaction import STATES, TokenStates, manifest_entry
 from embed.lexical import LEXICAL_DIR, LexicalIndex
 from embed.ranking import (
     DENSE,
@@ -352,7 +352,7 @@ class Searcher:
         recorded = self.manifest.get("tokens")
         if STATES not in self.data.arrays or recorded != manifest_entry(self.encoder.token_layer):
             return None
-        return TokenStates(self.data.arrays[STATES], self.data.arrays[OFFSETS])
+        return TokenStates.of_build(self.data.arrays)
 
     def embed_queries(self, queries: Sequence[str]) -> QueryEmbeddings:
         """What every enabled channel needs of the queries, each encoder run once."""

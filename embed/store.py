@@ -129,8 +129,10 @@ def scratch_path(vectors_dir: Path, name: str) -> Path:
     return builds / f"{_TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}"
 
 
-def write_stacked(path: Path, blocks: Sequence[np.ndarray], width: int) -> None:
-    """Save the float32 rows of ``blocks``, one after the other, as one ``.npy`` at ``path``.
+def write_stacked(
+    path: Path, blocks: Sequence[np.ndarray], width: int, dtype: type[np.generic]
+) -> None:
+    """Save the rows of ``blocks``, one after the other, as one ``.npy`` of ``dtype`` at ``path``.
 
     Block by block, so that the stacked array is never in memory: a build's token states are
     gigabytes at 100k passages, and the previous build's share of them is read from its memory
@@ -140,6 +142,7 @@ def write_stacked(path: Path, blocks: Sequence[np.ndarray], width: int) -> None:
         path: A :func:`scratch_path`.
         blocks: ``(rows, width)`` arrays.
         width: Row length (the file's second dimension, also when ``blocks`` is empty).
+        dtype: The file's element type (the blocks are converted to it).
 
     Raises:
         ValueError: When a block is not ``width`` wide.
@@ -149,11 +152,11 @@ def write_stacked(path: Path, blocks: Sequence[np.ndarray], width: int) -> None:
         if block.ndim != 2 or block.shape[1] != width:
             raise ValueError(f"block of shape {block.shape} in rows of width {width}")
     header = {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
         "fortran_order": False,
         "shape": (sum(len(block) for block in blocks), width),
     }
-    pieces = (np.ascontiguousarray(block, dtype=np.float32) for block in blocks)
+    pieces = (np.ascontiguousarray(block, dtype=dtype) for block in blocks)
     try:
         _write_npy(path, header, pieces)
     except OSError as exc:

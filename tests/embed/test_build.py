@@ -12,7 +12,7 @@ from filelock import FileLock
 from embed import store
 from embed.build import BuildError, rebuild_index
 from embed.encoder import Encoder, TextEncoder
-from embed.late_interaction import OFFSETS, STATES, TokenStates
+from embed.late_interaction import TokenStates
 from embed.search import ModelMismatchError, Searcher
 from embed.store import LOCK_FILE, StoreError, current_build, load_index
 
@@ -83,12 +83,11 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     assert summary.chunks == old_chunks + 1 and summary.reused == old_chunks
     # The unchanged chunks keep their token states; the new one has its own.
     after = load_index(vectors)
-    old_states, new_states = (
-        TokenStates(d.arrays[STATES], d.arrays[OFFSETS]) for d in (before, after)
-    )
+    old_states, new_states = (TokenStates.of_build(d.arrays) for d in (before, after))
     keys = {stored.key: row for row, stored in enumerate(after.chunks)}
     for row, stored in enumerate(before.chunks):
-        assert np.array_equal(new_states[keys[stored.key]], old_states[row])
+        new, old = new_states[keys[stored.key]], old_states[row]
+        assert np.array_equal(new.codes, old.codes) and np.array_equal(new.scales, old.scales)
     assert len(new_states.offsets) == summary.chunks + 1 and min(np.diff(new_states.offsets)) > 0
     top = Searcher.load(vectors, encoder, second).search("учения на озере Иссык-Куль", k=1)[0]
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"

@@ -12,24 +12,25 @@ from embed import store
 from embed.store import StoreError, prune_builds, scratch_path, write_stacked
 
 
-def test_stacked_blocks_load_as_their_concatenation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_stacked_blocks_load_as_their_concatenation(tmp_path: Path, dtype: type) -> None:
     rng = np.random.default_rng(0)
-    blocks = [rng.normal(size=(n, 6)) for n in (3, 0, 5)]  # float64 in: stored as float32
+    blocks = [rng.normal(size=(n, 6)) * 10 for n in (3, 0, 5)]  # float64 in: stored as dtype
     path = tmp_path / "stacked.npy"
-    write_stacked(path, blocks, 6)
+    write_stacked(path, blocks, 6, dtype)
     loaded = np.load(path, mmap_mode="r")
-    assert loaded.dtype == np.float32 and loaded.shape == (8, 6)
-    assert np.array_equal(loaded, np.concatenate(blocks).astype(np.float32))
+    assert loaded.dtype == dtype and loaded.shape == (8, 6)
+    assert np.array_equal(loaded, np.concatenate(blocks).astype(dtype))
 
 
 def test_no_blocks_is_an_empty_array_of_the_given_width(tmp_path: Path) -> None:
-    write_stacked(tmp_path / "empty.npy", [], 4)
+    write_stacked(tmp_path / "empty.npy", [], 4, np.int8)
     assert np.load(tmp_path / "empty.npy").shape == (0, 4)
 
 
 def test_a_block_of_another_width_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="width 4"):
-        write_stacked(tmp_path / "bad.npy", [np.zeros((2, 4)), np.zeros((2, 3))], 4)
+        write_stacked(tmp_path / "bad.npy", [np.zeros((2, 4)), np.zeros((2, 3))], 4, np.int8)
 
 
 def test_a_full_disk_names_the_index_folder(tmp_path: Path) -> None:
@@ -38,7 +39,7 @@ def test_a_full_disk_names_the_index_folder(tmp_path: Path) -> None:
     path = scratch_path(tmp_path / "vectors", "states.npy")
     path.symlink_to("/dev/full")
     with pytest.raises(StoreError, match=r"cannot write a new build in .*vectors.*untouched"):
-        write_stacked(path, [np.ones((4, 4))], 4)
+        write_stacked(path, [np.ones((4, 4))], 4, np.int8)
 
 
 def test_a_killed_rebuilds_scratch_file_is_pruned(tmp_path: Path) -> None:
