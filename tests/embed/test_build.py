@@ -41,6 +41,7 @@ def test_cold_build_embeds_every_chunk(
     assert summary.embedded == summary.chunks and summary.reused == 0
     assert summary.changed and summary.skipped == []
     manifest = data.manifest
+    assert manifest["checksum"] == "xxh3_128"
     assert manifest["model"]["name"] == encoder.name
     assert manifest["model"]["checksum"] == encoder.checksum
     assert manifest["model"]["dimension"] == 384

@@ -1,15 +1,18 @@
-"""The build folder's files: arrays written block by block, scratch files, pruning."""
+"""The build folder's files: arrays written block by block, scratch files, pruning, checksums."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xxhash
 
 from embed import store
-from embed.store import StoreError, prune_builds, scratch_path, write_stacked
+from embed.store import StoreError, prune_builds, read_manifest, scratch_path, write_stacked
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int8])
@@ -49,3 +52,29 @@ def test_a_killed_rebuilds_scratch_file_is_pruned(tmp_path: Path) -> None:
     leftover.write_bytes(b"half")
     assert prune_builds(vectors) == [leftover]
     assert not leftover.exists()
+
+
+def _hand_made_build(folder: Path, **manifest: object) -> Path:
+    folder.mkdir()
+    (folder / "data.bin").write_bytes(b"token states")
+    fields = {"format": store.FORMAT_VERSION, **manifest}
+    (folder / store.MANIFEST).write_text(json.dumps(fields), encoding="utf-8")
+    return folder
+
+
+def test_a_build_from_before_xxh3_is_checked_with_its_sha256(tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"token states").hexdigest()
+    build = _hand_made_build(tmp_path / "old", files={"data.bin": digest})
+    assert read_manifest(build)["files"] == {"data.bin": digest}
+    (build / "data.bin").write_bytes(b"token statez")
+    with pytest.raises(StoreError, match=r"data\.bin is corrupt"):
+        read_manifest(build)
+
+
+def test_a_build_checks_its_files_with_the_algorithm_it_names(tmp_path: Path) -> None:
+    digest = xxhash.xxh3_128(b"token states").hexdigest()
+    build = _hand_made_build(tmp_path / "new", checksum="xxh3_128", files={"data.bin": digest})
+    assert read_manifest(build)["checksum"] == store.CHECKSUM
+    unknown = _hand_made_build(tmp_path / "md5", checksum="md5", files={"data.bin": digest})
+    with pytest.raises(StoreError, match="unknown checksum 'md5'"):
+        read_manifest(unknown)
