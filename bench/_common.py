@@ -172,19 +172,26 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
     Chunk texts are two sentences recombined at random from the seeds (so BM25 and the page
     have real words); every vector is a clustered random unit vector (embedding 100k real
     passages takes hours on 2 cores). Sentence spans mark the two sentences, so the sentence
-    channels do their real work. The build is written by :func:`embed.store.write_build` with
-    the real models' identities, and the FAISS index is chosen by corpus size as rebuild does.
-    Reused when ``vectors`` already holds one of ``rows`` chunks.
+    channels do their real work. Each chunk has as many token states as e5 makes of its text,
+    random unit vectors stored as a build stores them (int8, read through a memory map), so
+    that the token channel costs what it would. The build is written by
+    :func:`embed.store.write_build` with the real models' identities, and the FAISS index is
+    chosen by corpus size as rebuild does. Reused when ``vectors`` already holds one of
+    ``rows`` chunks with token states.
     """
     from embed.build import CHUNKER_VERSION
     from embed.chunking import Chunk
     from embed.index_types import build_faiss_index
+    from embed.late_interaction import OFFSETS, SCALES, STATES, manifest_entry
     from embed.lexical import LEXICAL_DIR, LexicalIndex
     from embed.store import EMBEDDINGS, StoredChunk, current_build, read_manifest, write_build
 
+    tokens_info = manifest_entry(encoder.token_layer)
     live = current_build(vectors)
-    if live is not None and read_manifest(live)["counts"]["chunks"] == rows:
-        return live
+    if live is not None:
+        manifest = read_manifest(live)
+        if manifest["counts"]["chunks"] == rows and manifest.get("tokens") == tokens_info:
+            return live
     rng = random.Random(0)
     pool = seed_sentences()
     chunks: list[StoredChunk] = []
@@ -212,19 +219,53 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
         arrays["second_embeddings"] = clustered_unit_vectors(rows, dim2, seed=3)
         arrays["second_sentence_embeddings"] = clustered_unit_vectors(2 * rows, dim2, seed=4)
         second_info = {"name": second.name, "checksum": second.checksum, "dimension": dim2}
+    states_file, arrays[SCALES], arrays[OFFSETS] = _random_token_states(vectors, chunks, encoder)
     index, spec = build_faiss_index(matrix)
     lexical = LexicalIndex.build([c.chunk.text for c in chunks])
     documents = {c.chunk.doc_id: {"doc_id": c.chunk.doc_id, "title": c.chunk.title} for c in chunks}
     manifest = {
         "model": encoder.info.to_dict(),
         "second_model": second_info,
+        "tokens": tokens_info,
         "index": spec,
         "chunking": {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens},
         "counts": {"documents": len(documents), "chunks": rows, "sentences": len(spans)},
         "languages": sorted({c.chunk.lang for c in chunks}),
-        "synthetic": "seed sentences recombined in pairs; clustered random unit vectors",
+        "synthetic": "seed sentences recombined in pairs; clustered random unit vectors; "
+        "random unit token states, as many as e5 makes of each text",
     }
     return write_build(
         vectors, index=index, arrays=arrays, chunks=chunks, documents=documents,
         manifest=manifest, tables={"translations": []}, writers={LEXICAL_DIR: lexical.save},
+        written={f"{STATES}.npy": states_file},
     )  # fmt: skip
+
+
+def _random_token_states(
+    vectors: Path, chunks: Sequence[Any], encoder: Any, block: int = 2000
+) -> tuple[Path, np.ndarray, np.ndarray]:
+    """Random unit token states for ``chunks``, as many per chunk as e5 makes of its text (to
+    within the one token that the prompt's trailing space adds when counted alone), written
+    block by block to a scratch file as a build writes them.
+
+    Returns:
+        The scratch file of the int8 codes, the scales and the offsets.
+    """
+    from embed.late_interaction import STATES, QuantisedTokens
+    from embed.store import scratch_path, write_stacked
+
+    overhead = encoder.count_tokens("")  # prompt and special tokens
+    lengths = np.array([encoder.count_tokens(c.chunk.text) - overhead for c in chunks])
+    rng = np.random.default_rng(5)
+    codes, scales = [], []
+    for begin in range(0, len(lengths), block):
+        states = rng.standard_normal(
+            (int(lengths[begin : begin + block].sum()), encoder.dimension), dtype=np.float32
+        )
+        states /= np.linalg.norm(states, axis=1, keepdims=True)
+        quantised = QuantisedTokens.quantise(states)
+        codes.append(quantised.codes)
+        scales.append(quantised.scales)
+    path = scratch_path(vectors, f"{STATES}.npy")
+    write_stacked(path, codes, encoder.dimension, np.int8)
+    return path, np.concatenate(scales), np.concatenate([[0], np.cumsum(lengths)])

