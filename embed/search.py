@@ -12,6 +12,7 @@ sentence and its parallel passages in other languages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +38,8 @@ from embed.ranking import (
     normalise,
 )
 from embed.store import IndexData, StoreError, load_index
+
+logger = logging.getLogger(__name__)
 
 # The dense channels and the arrays they score against.
 _CHANNEL_ARRAYS = {
@@ -349,10 +352,17 @@ class Searcher:
     @cached_property
     def _token_states(self) -> TokenStates | None:
         """The build's token states, if they were taken the way this encoder takes them."""
-        recorded = self.manifest.get("tokens")
-        if STATES not in self.data.arrays or recorded != manifest_entry(self.encoder.token_layer):
-            return None
-        return TokenStates.of_build(self.data.arrays)
+        recorded, expected = self.manifest.get("tokens"), manifest_entry(self.encoder.token_layer)
+        if STATES in self.data.arrays and recorded == expected:
+            return TokenStates.of_build(self.data.arrays)
+        if expected is not None and self._weight(TOKENS):
+            # A build of an earlier version serves on, ranked without the channel.
+            logger.warning(
+                "build %s has no token states of this version (it has %s, this version takes "
+                "%s): the token channel is off until `xlsearch rebuild-index`",
+                self.data.name, recorded, expected,
+            )  # fmt: skip
+        return None
 
     def embed_queries(self, queries: Sequence[str]) -> QueryEmbeddings:
         """What every enabled channel needs of the queries, each encoder run once."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,6 +96,17 @@ def test_seeds_index_keeps_every_chunks_tokens(searcher: Searcher, encoder: Enco
     # may round a code the other way.
     assert np.abs(stored.codes.astype(int) - fresh.codes).max() <= 1
     assert np.allclose(stored.scales, fresh.scales, rtol=1e-4)
+
+
+def test_a_build_with_earlier_token_states_is_ranked_without_them_and_says_so(
+    seed_vectors: Path, encoder: Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    searcher = Searcher.load(seed_vectors, encoder)
+    searcher.data.manifest["tokens"] = {"layer": 8, "version": 1}  # as session 7's builds
+    with caplog.at_level(logging.WARNING, logger="embed.search"):
+        result = searcher.search("54-е заседание Совета", k=1)[0]
+    assert TOKENS not in result.scores
+    assert "token channel is off until `xlsearch rebuild-index`" in caplog.text
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
