@@ -32,7 +32,6 @@ import numpy as np
 import xxhash
 
 from embed.chunking import Chunk
-from embed.late_interaction import STATES
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -230,9 +229,10 @@ def load_index(vectors_dir: Path) -> IndexData:
             name.removesuffix(".npy"): np.load(
                 build / name,
                 allow_pickle=False,
-                # A search reads only its candidates' token states: those pages, not the whole
-                # array (the largest of a build by far), come into memory.
-                mmap_mode="r" if name == f"{STATES}.npy" else None,
+                # A search reads only its candidates' rows: only those pages come into memory,
+                # as evictable page cache shared with the next build's reuse, not memory of the
+                # process's own (a gigabyte at 100k passages, without the token states).
+                mmap_mode="r",
             )
             for name in top_level
             if name.endswith(".npy")
