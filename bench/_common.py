@@ -166,6 +166,21 @@ def seed_sentences() -> list[tuple[str, str]]:
     return out
 
 
+def bench_indexes(
+    workdir: Path, rows: int, encoder: Any, second: Any | None
+) -> list[tuple[str, Path]]:
+    """The benchmarks' indexes by name: the seeds (brought up to date by the real
+    ``rebuild_index``) and, when ``rows`` is not 0, :func:`synthetic_index` of that many chunks."""
+    from embed.build import rebuild_index
+
+    indexes = [("seeds", workdir / "seeds-vectors")]
+    rebuild_index(SEEDS, indexes[0][1], encoder, second=second)
+    if rows:
+        indexes.append((f"synthetic {rows}", workdir / f"synthetic-{rows}"))
+        synthetic_index(indexes[1][1], rows, encoder, second)
+    return indexes
+
+
 def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) -> Path:
     """A build of ``rows`` synthetic chunks that the real Searcher and service load.
 

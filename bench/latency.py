@@ -21,17 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import (
-    SEEDS,
-    header,
-    percentiles,
-    seed_queries,
-    server,
-    synthetic_index,
-    table,
-)
+from _common import bench_indexes, header, percentiles, seed_queries, server, table
 
-from embed.build import rebuild_index
 from embed.config import EmbedSettings
 from embed.encoder import load_encoders
 from embed.search import Searcher
@@ -82,10 +73,6 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
     queries = seed_queries()
-    seeds_vectors = args.workdir / "seeds-vectors"
-    indexes = [("seeds", seeds_vectors)]
-    if args.rows:
-        indexes.append((f"synthetic {args.rows}", args.workdir / f"synthetic-{args.rows}"))
     rows = []
     made = 0.0
 
@@ -98,10 +85,8 @@ def main() -> None:
     for backend in args.backends:
         settings = EmbedSettings(query_backend=backend)
         encoder, second = load_encoders(settings)
-        rebuild_index(SEEDS, seeds_vectors, encoder, second=second)
         started = time.perf_counter()
-        for _, vectors in indexes[1:]:
-            synthetic_index(vectors, args.rows, encoder, second)
+        indexes = bench_indexes(args.workdir, args.rows, encoder, second)
         made = max(made, time.perf_counter() - started)
         add(
             backend, "-", "e5 encode_queries (1 query)", encode_only(encoder, queries, args.queries)
@@ -123,7 +108,7 @@ def main() -> None:
             )
         del encoder, second
     print(header("bench/latency.py: warm single-client query latency (ms)"))
-    print(f"(synthetic index made or found in {made:.1f} s)")
+    print(f"(indexes made or brought up to date in {made:.1f} s)")
     print(table(rows))
 
 

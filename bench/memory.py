@@ -16,9 +16,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from _common import SEEDS, header, rss_mb, seed_queries, server, synthetic_index, table
+from _common import bench_indexes, header, rss_mb, seed_queries, server, table
 
-from embed.build import rebuild_index
 from embed.config import EmbedSettings
 from embed.encoder import load_encoders
 
@@ -41,8 +40,8 @@ async def hammer(base: str, total: int, queries: list[str], clients: int = 4) ->
     return errors
 
 
-# VmRSS counts the index files' pages that searches read through memory maps (the token
-# states), which the kernel can drop; RssAnon is the memory the process owns.
+# VmRSS counts the index files' pages that searches read through memory maps, which the kernel
+# can drop; RssAnon is the memory the process owns.
 _FIELDS = ("VmRSS", "RssAnon")
 
 
@@ -54,11 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = EmbedSettings()
     encoder, second = load_encoders(settings)
-    indexes = [("seeds", args.workdir / "seeds-vectors")]
-    rebuild_index(SEEDS, indexes[0][1], encoder, second=second)
-    if args.rows:
-        indexes.append((f"synthetic {args.rows}", args.workdir / f"synthetic-{args.rows}"))
-        synthetic_index(indexes[1][1], args.rows, encoder, second)
+    indexes = bench_indexes(args.workdir, args.rows, encoder, second)
     del encoder, second
     queries = seed_queries()
     rows = []

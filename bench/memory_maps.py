@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import SEEDS, header, percentiles, seed_queries, synthetic_index, table
+from _common import bench_indexes, header, percentiles, seed_queries, table
 
-from embed.build import rebuild_index
 from embed.config import EmbedSettings
 from embed.encoder import load_encoders
 from embed.late_interaction import STATES
@@ -37,14 +36,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
     encoder, second = load_encoders(EmbedSettings())
-    indexes = [("seeds", args.workdir / "seeds-vectors")]
-    rebuild_index(SEEDS, indexes[0][1], encoder, second=second)
-    if args.rows:
-        indexes.append((f"synthetic {args.rows}", args.workdir / f"synthetic-{args.rows}"))
-        synthetic_index(indexes[1][1], args.rows, encoder, second)
     queries = seed_queries()
     rows: list[dict[str, Any]] = []
-    for name, vectors in indexes:
+    for name, vectors in bench_indexes(args.workdir, args.rows, encoder, second):
         searchers = {"mapped": Searcher.load(vectors, encoder, second)}
         copied = searchers["copied"] = Searcher.load(vectors, encoder, second)
         for array, stored in copied.data.arrays.items():
