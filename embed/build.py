@@ -307,11 +307,7 @@ def _rebuild_locked(
         per_passage = [token_cache[c.key] for c in chunks]
         width = per_passage[0].codes.shape[1] if per_passage else 0
         write_stacked(states_file, [p.codes for p in per_passage], width, np.int8)
-        packed = TokenStates(
-            np.load(states_file, mmap_mode="r"),
-            np.concatenate([np.zeros(0, np.float32), *(p.scales for p in per_passage)]),
-            TokenStates.offsets_of(per_passage),
-        )
+        packed = TokenStates.pack(per_passage, codes=np.load(states_file, mmap_mode="r"))
         arrays[SCALES], arrays[OFFSETS] = packed.scales, packed.offsets
         written[f"{STATES}.npy"] = states_file
         del per_passage

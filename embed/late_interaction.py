@@ -102,7 +102,7 @@ class QuantisedTokens:
         codes is a product of the states; and a unit state stays a unit vector, so that its
         products stay cosines)."""
         tokens = np.asarray(tokens, dtype=np.float32)
-        peak = np.abs(tokens).max(axis=1, keepdims=True) if tokens.size else tokens[:, :1]
+        peak = np.abs(tokens).max(axis=1, keepdims=True)
         codes = np.rint(tokens * (127 / np.where(peak > 0, peak, 1))).astype(np.int8)
         lengths = np.linalg.norm(codes.astype(np.float32), axis=1)
         scales = np.linalg.norm(tokens, axis=1) / np.where(lengths > 0, lengths, 1)
@@ -133,16 +133,21 @@ class TokenStates:
     offsets: np.ndarray
 
     @classmethod
-    def pack(cls, per_passage: Sequence[QuantisedTokens]) -> TokenStates:
-        """Join passages' tokens into one matrix, its scales and offsets."""
-        offsets = cls.offsets_of(per_passage)
-        if not per_passage:
-            return cls(np.zeros((0, 0), np.int8), np.zeros(0, np.float32), offsets)
-        return cls(
-            np.concatenate([p.codes for p in per_passage]),
-            np.concatenate([p.scales for p in per_passage]),
-            offsets,
-        )
+    def pack(
+        cls, per_passage: Sequence[QuantisedTokens], codes: np.ndarray | None = None
+    ) -> TokenStates:
+        """Join passages' tokens into one matrix, its scales and offsets.
+
+        Args:
+            per_passage: Each passage's tokens, in row order.
+            codes: Their codes already stacked (a build's, written block by block and read
+                back through a memory map); stacked here when not given.
+        """
+        if codes is None:
+            width = per_passage[0].codes.shape[1] if per_passage else 0
+            codes = np.concatenate([np.zeros((0, width), np.int8), *(p.codes for p in per_passage)])
+        scales = np.concatenate([np.zeros(0, np.float32), *(p.scales for p in per_passage)])
+        return cls(codes, scales, cls.offsets_of(per_passage))
 
     @classmethod
     def of_build(cls, arrays: Mapping[str, np.ndarray]) -> TokenStates:
