@@ -26,6 +26,7 @@ from embed.documents import (
     SeedError,
     discover_seeds,
     read_document,
+    source_digest,
 )
 from embed.encoder import Encoder, TextEncoder
 from embed.index_types import build_faiss_index
@@ -46,6 +47,7 @@ from embed.store import (
     StoreError,
     load_index,
     prune_builds,
+    read_records,
     scratch_path,
     write_build,
     write_stacked,
@@ -82,18 +84,77 @@ def _doc_fingerprint(doc: Document) -> str:
     return hashlib.sha256(json.dumps(asdict(doc), sort_keys=True).encode()).hexdigest()
 
 
-def _previous(vectors_dir: Path, encoder: Encoder) -> IndexData | None:
-    """The live build if it can serve as a cache for this model, else ``None``."""
+def _live_records(
+    vectors_dir: Path, encoder: Encoder
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """The live build's manifest and document records if it can serve as a cache for this
+    model, else ``None``. Its files are checked, but not loaded: an unchanged corpus needs
+    no more than this."""
     try:
-        data = load_index(vectors_dir)
+        _, manifest, documents = read_records(vectors_dir)
     except StoreError as exc:
         if "no index" not in str(exc):
             logger.warning("previous index not reused: %s", exc)
         return None
-    if data.manifest.get("model", {}).get("checksum") != encoder.checksum:
+    if manifest.get("model", {}).get("checksum") != encoder.checksum:
         logger.info("previous index was built with another model; embedding everything")
         return None
+    return manifest, documents
+
+
+def _previous(vectors_dir: Path, encoder: Encoder) -> IndexData | None:
+    """The live build, loaded, if it can serve as a cache for this model, else ``None``."""
+    try:
+        data = load_index(vectors_dir)
+    except StoreError as exc:
+        logger.warning("previous index not reused: %s", exc)
+        return None
+    if data.manifest.get("model", {}).get("checksum") != encoder.checksum:
+        return None
     return data
+
+
+def _read_seeds(
+    paths: list[Path],
+    seeds_dir: Path,
+    max_seed_bytes: int,
+    old_docs: dict[str, dict[str, Any]],
+    skipped: list[dict[str, str]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Document]]:
+    """The document record of each seed, and the documents whose chunks must be made anew.
+
+    A seed whose :func:`source_digest` is that of a record in ``old_docs`` keeps the record
+    unread; one read to the same record as before keeps it too. Seeds that cannot be indexed
+    are added to ``skipped`` with the reason.
+    """
+    seen = {record.get("source_digest"): record for record in old_docs.values()}
+    records: dict[str, dict[str, Any]] = {}
+    changed: dict[str, Document] = {}
+    for path in paths:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            skipped.append({"source": str(path), "reason": f"cannot be read ({exc})"})
+            continue
+        if size > max_seed_bytes:
+            reason = f"too large ({size} bytes; the limit is {max_seed_bytes})"
+            skipped.append({"source": str(path), "reason": reason})
+            continue
+        digest = source_digest(path, seeds_dir)
+        if digest is not None and digest in seen:
+            records[seen[digest]["doc_id"]] = seen[digest]
+            continue
+        try:
+            doc = read_document(path, seeds_dir)
+        except SeedError as exc:
+            skipped.append({"source": str(path), "reason": str(exc)})
+            continue
+        fingerprint = _doc_fingerprint(doc)
+        records[doc.doc_id] = {**asdict(doc), "fingerprint": fingerprint, "source_digest": digest}
+        old = old_docs.get(doc.doc_id)
+        if old is None or old.get("fingerprint") != fingerprint:
+            changed[doc.doc_id] = doc
+    return records, changed
 
 
 def _second_info(second: TextEncoder | None) -> dict[str, Any] | None:
@@ -237,58 +298,46 @@ def _rebuild_locked(
 ) -> BuildSummary:
     scan = discover_seeds(seeds_dir)
     skipped = [{"source": str(p), "reason": reason} for p, reason in scan.skipped]
-    documents: list[Document] = []
-    for path in scan.paths:
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            skipped.append({"source": str(path), "reason": f"cannot be read ({exc})"})
-            continue
-        if size > max_seed_bytes:
-            reason = f"too large ({size} bytes; the limit is {max_seed_bytes})"
-            skipped.append({"source": str(path), "reason": reason})
-            continue
-        try:
-            documents.append(read_document(path, seeds_dir))
-        except SeedError as exc:
-            skipped.append({"source": str(path), "reason": str(exc)})
+    chunking = {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens}
+    live = _live_records(vectors_dir, encoder)
+    old_docs: dict[str, dict[str, Any]] = {}
+    if live is not None and live[0].get("chunking") == chunking:
+        old_docs = live[1]
+    records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, old_docs, skipped)
     for item in skipped:
         logger.warning("skipped %s: %s", item["source"], item["reason"])
 
-    previous = _previous(vectors_dir, encoder)
-    chunking = {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens}
-    old_docs: dict[str, dict[str, Any]] = {}
-    old_chunks: dict[str, list[StoredChunk]] = {}
-    if previous is not None and previous.manifest.get("chunking") == chunking:
-        old_docs = previous.documents
-        for stored in previous.chunks:
-            old_chunks.setdefault(stored.chunk.doc_id, []).append(stored)
-
-    records: dict[str, dict[str, Any]] = {}
-    chunks: list[StoredChunk] = []
-    for doc in documents:
-        fingerprint = _doc_fingerprint(doc)
-        records[doc.doc_id] = {**asdict(doc), "fingerprint": fingerprint}
-        old = old_docs.get(doc.doc_id)
-        if old is not None and old.get("fingerprint") == fingerprint:
-            chunks.extend(old_chunks.get(doc.doc_id, []))
-            continue
-        for chunk in chunk_document(doc, encoder.count_tokens, encoder.max_tokens):
-            chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
-
     second_info = _second_info(second)
     tokens_info = manifest_entry(encoder.token_layer)
-    unchanged = (
-        previous is not None
+    settings = {
+        "second_model": second_info,
+        "lexical_version": LEXICAL_VERSION,
+        "alignment_version": ALIGNMENT_VERSION,
+        "tokens": tokens_info,
+    }
+    if (
+        live is not None
         and records == old_docs
-        and [c.key for c in chunks] == [c.key for c in previous.chunks]
-        and previous.manifest.get("second_model") == second_info
-        and previous.manifest.get("lexical_version") == LEXICAL_VERSION
-        and previous.manifest.get("alignment_version") == ALIGNMENT_VERSION
-        and previous.manifest.get("tokens") == tokens_info
-    )
-    if unchanged:
-        return BuildSummary(len(documents), len(chunks), 0, len(chunks), skipped)
+        and all(live[0].get(key) == value for key, value in settings.items())
+    ):
+        count = live[0]["counts"]["chunks"]
+        return BuildSummary(len(records), count, 0, count, skipped)
+
+    previous = _previous(vectors_dir, encoder) if live is not None else None
+    if previous is None and len(changed) < len(records):
+        # The records were read, the rest of the build was not: every seed is new to this one.
+        records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, {}, [])
+    old_chunks: dict[str, list[StoredChunk]] = {}
+    if previous is not None and old_docs:
+        for stored in previous.chunks:
+            old_chunks.setdefault(stored.chunk.doc_id, []).append(stored)
+    chunks: list[StoredChunk] = []
+    for doc_id in records:
+        if doc_id not in changed:
+            chunks.extend(old_chunks.get(doc_id, []))
+            continue
+        for chunk in chunk_document(changed[doc_id], encoder.count_tokens, encoder.max_tokens):
+            chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
     chunk_texts = [c.chunk.text for c in chunks]
     spans, sentence_texts = _sentence_table(chunks)
@@ -337,14 +386,11 @@ def _rebuild_locked(
     lexical = LexicalIndex.build(chunk_texts)
     manifest = {
         "model": encoder.info.to_dict(),
-        "second_model": second_info,
-        "lexical_version": LEXICAL_VERSION,
-        "alignment_version": ALIGNMENT_VERSION,
-        "tokens": tokens_info,
+        **settings,
         "index": index_spec,
         "chunking": chunking,
         "counts": {
-            "documents": len(documents),
+            "documents": len(records),
             "chunks": len(chunks),
             "sentences": len(sentence_texts),
         },
@@ -362,6 +408,6 @@ def _rebuild_locked(
         written=written,
     )
     return BuildSummary(
-        len(documents), len(chunks), embedded, len(chunks) - embedded, skipped,
+        len(records), len(chunks), embedded, len(chunks) - embedded, skipped,
         changed=True, build=build.name,
     )  # fmt: skip

