@@ -31,7 +31,7 @@ from pathlib import Path
 
 from _common import ROOT, SEEDS, header, table
 
-from embed.build import _sentence_table, rebuild_index
+from embed.build import rebuild_index
 from embed.config import EmbedSettings
 from embed.encoder import load_encoders
 from embed.evaluation import _read_xquad, write_corpus
@@ -71,9 +71,9 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
     t_primary, summary = timed(lambda: rebuild_index(corpus, primary_only, encoder))
-    chunks = load_index(primary_only).chunks
-    texts = [c.chunk.text for c in chunks]
-    _, sentences = _sentence_table(chunks)
+    built = load_index(primary_only)
+    texts = [c.chunk.text for c in built.chunks]
+    sentences = [texts[row][b:e] for row, b, e in built.arrays["sentence_spans"].tolist()]
     n = len(texts)
 
     t_raw_chunks, _ = timed(lambda: encoder.encode_passages(texts))

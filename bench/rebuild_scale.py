@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -47,8 +48,10 @@ STEPS = (
     "load_index",
     "read_document",
     "chunk_document",
-    "_sentence_table",
-    "_embed",
+    "chunk_sources",
+    "sentence_table",
+    "embed_rows",
+    "stack_tokens",
     "write_stacked",
     "build_faiss_index",
     "align_parallel",
@@ -166,6 +169,7 @@ def main() -> None:
     folder = args.workdir / f"corpus-{args.documents}x{args.paragraphs}"
     seeds, vectors = folder / "seeds", folder / "vectors"
     paths = write_corpus(seeds, args.documents, args.paragraphs)
+    shutil.rmtree(vectors, ignore_errors=True)  # the first build is a cold one
     random_encoder = RandomVectorsEncoder(
         settings.model, settings.model_cache, settings.threads, settings.query_backend
     )

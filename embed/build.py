@@ -1,8 +1,10 @@
 """``rebuild-index``: bring ``vectors/`` up to date with a seeds folder.
 
-Documents whose record is unchanged keep their chunks; chunks whose text is unchanged keep their
-embedding (cached by model checksum and text). Only what changed is embedded, and the result is
-written as a new build that replaces the live one atomically (see :mod:`embed.store`).
+Seeds whose bytes are unchanged are not read again; documents whose record is unchanged keep
+their chunks; chunks whose text is unchanged keep their sentences, vectors and token states,
+copied by row from the live build (see :mod:`embed.reuse`). Only what changed is embedded, and
+the result is written as a new build that replaces the live one atomically (see
+:mod:`embed.store`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from embed.alignment import ALIGNMENT_VERSION, align_parallel
-from embed.chunking import chunk_document, sentence_spans
+from embed.chunking import chunk_document
 from embed.documents import (
     MAX_SEED_BYTES,
     Document,
@@ -39,6 +41,7 @@ from embed.late_interaction import (
     manifest_entry,
 )
 from embed.lexical import LEXICAL_DIR, LEXICAL_VERSION, LexicalIndex
+from embed.reuse import NEW, chunk_sources, embed_rows, sentence_table, stack_tokens
 from embed.store import (
     EMBEDDINGS,
     LOCK_FILE,
@@ -163,80 +166,6 @@ def _second_info(second: TextEncoder | None) -> dict[str, Any] | None:
     return {"name": second.name, "checksum": second.checksum, "dimension": second.dimension}
 
 
-def _sentence_table(chunks: list[StoredChunk]) -> tuple[np.ndarray, list[str]]:
-    """``(chunk row, begin, end)`` of every sentence of every chunk, and the sentence texts."""
-    spans = [
-        (row, begin, end)
-        for row, stored in enumerate(chunks)
-        for begin, end in sentence_spans(stored.chunk.text)
-    ]
-    table = np.asarray(spans, dtype=np.int32).reshape(-1, 3)
-    texts = [chunks[row].chunk.text[begin:end] for row, begin, end in spans]
-    return table, texts
-
-
-def _cache_from(
-    previous: IndexData | None, encoder: TextEncoder, chunk_array: str, sentence_array: str
-) -> dict[str, np.ndarray]:
-    """Vectors of the previous build by cache key, for one encoder."""
-    if previous is None or chunk_array not in previous.arrays:
-        return {}
-    texts = [stored.chunk.text for stored in previous.chunks]
-    vectors = list(previous.arrays[chunk_array])
-    if sentence_array in previous.arrays and "sentence_spans" in previous.arrays:
-        texts += [texts[row][b:e] for row, b, e in previous.arrays["sentence_spans"]]
-        vectors += list(previous.arrays[sentence_array])
-    return {encoder.cache_key(t): v for t, v in zip(texts, vectors, strict=True)}
-
-
-def _token_cache(previous: IndexData | None, tokens: dict[str, Any]) -> dict[str, QuantisedTokens]:
-    """Token states of the previous build by chunk key, when they were taken the same way."""
-    if previous is None or previous.manifest.get("tokens") != tokens:
-        return {}
-    states = TokenStates.of_build(previous.arrays)
-    return {stored.key: states[row] for row, stored in enumerate(previous.chunks)}
-
-
-def _embed(
-    encoder: TextEncoder,
-    texts: list[str],
-    cache: dict[str, np.ndarray],
-    batch_size: int,
-    progress: bool,
-    token_cache: dict[str, QuantisedTokens] | None = None,
-) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``, embedding only those not in ``cache`` (which is updated).
-
-    With a ``token_cache`` (``encoder`` must then be an :class:`Encoder`), the texts' token
-    states are kept there too, from the same forward pass.
-
-    Returns:
-        The ``(len(texts), dim)`` matrix and how many of ``texts`` were not cached.
-    """
-    keys = [encoder.cache_key(t) for t in texts]
-    missing = {
-        key: text
-        for key, text in zip(keys, texts, strict=True)
-        if key not in cache or (token_cache is not None and key not in token_cache)
-    }
-    if missing and token_cache is not None:
-        assert isinstance(encoder, Encoder)
-        fresh, states = encoder.encode_passages_with_tokens(
-            list(missing.values()), batch_size=batch_size, progress=progress
-        )
-        cache.update(zip(missing, fresh, strict=True))
-        token_cache.update(zip(missing, states, strict=True))
-    elif missing:
-        fresh = encoder.encode_passages(
-            list(missing.values()), batch_size=batch_size, progress=progress
-        )
-        cache.update(zip(missing, fresh, strict=True))
-    if not keys:
-        return np.zeros((0, encoder.dimension), dtype=np.float32), 0
-    uncached = sum(key in missing for key in keys)
-    return np.stack([cache[key] for key in keys]).astype(np.float32), uncached
-
-
 def rebuild_index(
     seeds_dir: Path,
     vectors_dir: Path,
@@ -340,38 +269,58 @@ def _rebuild_locked(
             chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
     chunk_texts = [c.chunk.text for c in chunks]
-    spans, sentence_texts = _sentence_table(chunks)
-    cache = _cache_from(previous, encoder, EMBEDDINGS, "sentence_embeddings")
-    token_cache = _token_cache(previous, tokens_info) if tokens_info is not None else None
-    matrix, embedded = _embed(encoder, chunk_texts, cache, batch_size, progress, token_cache)
+    sources = chunk_sources(previous, chunks)
+    old = previous.arrays if previous is not None else {}
+    same_chunking = previous is not None and previous.manifest.get("chunking") == chunking
+    spans, sentence_sources = sentence_table(
+        chunks, sources, old.get("sentence_spans") if same_chunking else None
+    )
+    sentence_texts = [chunk_texts[row][begin:end] for row, begin, end in spans.tolist()]
+    same_tokens = previous is not None and previous.manifest.get("tokens") == tokens_info
+    # The chunk's vector comes from the same forward pass as its token states: a chunk whose
+    # states must be taken anew is embedded anew.
+    e5_sources = sources if same_tokens or tokens_info is None else np.full_like(sources, NEW)
+    fresh: dict[str, np.ndarray] = {}
+    states: dict[int, QuantisedTokens] | None = {} if tokens_info is not None else None
+    options: dict[str, Any] = {"batch_size": batch_size, "progress": progress}
+    matrix = embed_rows(
+        encoder, chunk_texts.__getitem__, e5_sources, old.get(EMBEDDINGS), fresh,
+        tokens=states, **options,
+    )  # fmt: skip
+    embedded = int(np.count_nonzero(e5_sources == NEW))
     arrays = {
         EMBEDDINGS: matrix,
         "sentence_spans": spans,
-        "sentence_embeddings": _embed(encoder, sentence_texts, cache, batch_size, progress)[0],
-    }
+        "sentence_embeddings": embed_rows(
+            encoder, sentence_texts.__getitem__, sentence_sources,
+            old.get("sentence_embeddings"), fresh, **options,
+        ),
+    }  # fmt: skip
     packed, written = None, {}
-    if token_cache is not None:
+    if states is not None:
         # Written as they are stacked, not gathered into one array first: see write_stacked.
         states_file = scratch_path(vectors_dir, f"{STATES}.npy")
-        per_passage = [token_cache[c.key] for c in chunks]
-        width = per_passage[0].codes.shape[1] if per_passage else 0
-        write_stacked(states_file, [p.codes for p in per_passage], width, np.int8)
-        packed = TokenStates.pack(per_passage, codes=np.load(states_file, mmap_mode="r"))
+        blocks, offsets = stack_tokens(
+            TokenStates.of_build(old) if same_tokens else None, e5_sources, states
+        )
+        width = blocks[0].codes.shape[1] if blocks else 0
+        write_stacked(states_file, [block.codes for block in blocks], width, np.int8)
+        packed = TokenStates.pack(blocks, offsets, codes=np.load(states_file, mmap_mode="r"))
         arrays[SCALES], arrays[OFFSETS] = packed.scales, packed.offsets
         written[f"{STATES}.npy"] = states_file
-        del per_passage
-        token_cache.clear()
+        del blocks
+        states.clear()
     if second is not None:
-        reuse = (
-            previous
-            if (previous and previous.manifest.get("second_model") == second_info)
-            else None
-        )
-        cache2 = _cache_from(reuse, second, "second_embeddings", "second_sentence_embeddings")
-        arrays["second_embeddings"] = _embed(second, chunk_texts, cache2, batch_size, progress)[0]
-        arrays["second_sentence_embeddings"] = _embed(
-            second, sentence_texts, cache2, batch_size, progress
-        )[0]
+        same_second = previous is not None and previous.manifest.get("second_model") == second_info
+        fresh2: dict[str, np.ndarray] = {}
+        for name, texts, rows in (
+            ("second_embeddings", chunk_texts, sources),
+            ("second_sentence_embeddings", sentence_texts, sentence_sources),
+        ):
+            arrays[name] = embed_rows(
+                second, texts.__getitem__, rows, old.get(name) if same_second else None, fresh2,
+                **options,
+            )  # fmt: skip
 
     index, index_spec = build_faiss_index(matrix)
     extra = [arrays["second_embeddings"]] if second is not None else []

@@ -134,20 +134,25 @@ class TokenStates:
 
     @classmethod
     def pack(
-        cls, per_passage: Sequence[QuantisedTokens], codes: np.ndarray | None = None
+        cls,
+        blocks: Sequence[QuantisedTokens],
+        offsets: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
     ) -> TokenStates:
-        """Join passages' tokens into one matrix, its scales and offsets.
+        """Join tokens into one matrix, its scales and offsets.
 
         Args:
-            per_passage: Each passage's tokens, in row order.
-            codes: Their codes already stacked (a build's, written block by block and read
-                back through a memory map); stacked here when not given.
+            blocks: Tokens in row order: each passage's, or runs of passages' when ``offsets``
+                is given.
+            offsets: The passages' offset table; by default each block is one passage.
+            codes: The blocks' codes already stacked (a build's, written block by block and
+                read back through a memory map); stacked here when not given.
         """
         if codes is None:
-            width = per_passage[0].codes.shape[1] if per_passage else 0
-            codes = np.concatenate([np.zeros((0, width), np.int8), *(p.codes for p in per_passage)])
-        scales = np.concatenate([np.zeros(0, np.float32), *(p.scales for p in per_passage)])
-        return cls(codes, scales, cls.offsets_of(per_passage))
+            width = blocks[0].codes.shape[1] if blocks else 0
+            codes = np.concatenate([np.zeros((0, width), np.int8), *(b.codes for b in blocks)])
+        scales = np.concatenate([np.zeros(0, np.float32), *(b.scales for b in blocks)])
+        return cls(codes, scales, cls.offsets_of(blocks) if offsets is None else offsets)
 
     @classmethod
     def of_build(cls, arrays: Mapping[str, np.ndarray]) -> TokenStates:
