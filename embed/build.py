@@ -160,6 +160,18 @@ def _read_seeds(
     return records, changed
 
 
+def _model_entry(encoder: Encoder, previous: IndexData | None) -> dict[str, Any]:
+    """The manifest's entry for ``encoder``: the live build's when it names the same model,
+    weights and prompts, so that a rebuild with nothing to embed (a seed deleted, an edit
+    undone) does not load the model to learn its dimension."""
+    if previous is not None:
+        entry: dict[str, Any] = previous.manifest.get("model", {})
+        known = {"name": encoder.name, "checksum": encoder.checksum, "prompts": encoder.prompts}
+        if all(entry.get(key) == value for key, value in known.items()):
+            return entry
+    return encoder.info.to_dict()
+
+
 def _second_info(second: TextEncoder | None) -> dict[str, Any] | None:
     if second is None:
         return None
@@ -334,7 +346,7 @@ def _rebuild_locked(
     )
     lexical = LexicalIndex.build(chunk_texts)
     manifest = {
-        "model": encoder.info.to_dict(),
+        "model": _model_entry(encoder, previous),
         **settings,
         "index": index_spec,
         "chunking": chunking,

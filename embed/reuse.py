@@ -99,7 +99,9 @@ def embed_rows(
     Returns:
         The ``(len(sources), dimension)`` float32 matrix.
     """
-    matrix = np.zeros((len(sources), encoder.dimension), dtype=np.float32)
+    # The previous vectors' width, when there are some: asking the encoder may load its model.
+    width = previous.shape[1] if previous is not None else encoder.dimension
+    matrix = np.zeros((len(sources), width), dtype=np.float32)
     if previous is None:
         sources = np.full(len(sources), NEW, dtype=np.int64)
     have = sources != NEW

@@ -12,7 +12,8 @@ from filelock import FileLock
 
 from embed import build, documents, store
 from embed.build import BuildError, rebuild_index
-from embed.encoder import Encoder, TextEncoder
+from embed.config import EmbedSettings
+from embed.encoder import Encoder, TextEncoder, load_encoders
 from embed.late_interaction import TokenStates
 from embed.search import ModelMismatchError, Searcher
 from embed.store import LOCK_FILE, StoreError, current_build, load_index
@@ -184,14 +185,18 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
 
 
-def test_deleted_seed_leaves_the_index(
-    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+def test_deleted_seed_leaves_the_index_without_loading_the_model(
+    corpus: tuple[Path, Path], settings: EmbedSettings, second: TextEncoder | None
 ) -> None:
     seeds, vectors = corpus
+    before = load_index(vectors).manifest["model"]
     (seeds / "003_49e06463a676a368.txt").unlink()
+    encoder = load_encoders(settings)[0]  # not loaded yet, unlike the session's
     summary = rebuild_index(seeds, vectors, encoder, second=second)
+    assert "model" not in encoder.__dict__, "nothing to embed: the model must not load"
     data = load_index(vectors)
-    assert summary.documents == 4 and summary.embedded == 0
+    assert summary.documents == 4 and summary.embedded == 0 and summary.changed
+    assert data.manifest["model"] == before
     assert "003_49e06463a676a368" not in data.documents
     assert all(c.chunk.doc_id != "003_49e06463a676a368" for c in data.chunks)
 
