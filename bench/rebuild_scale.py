@@ -14,7 +14,9 @@ the real models and reuse those vectors as they would their own:
 
 * ``unchanged``: nothing changed; the previous build is read and compared.
 * ``one edited``: one paragraph of one article rewritten; its chunks are embedded for real,
-  everything else is reused, and a new build is written.
+  everything else is reused, and a new build is written; then ``edit undone``.
+* ``one article added``: a new article named after the others (the live FAISS index grows);
+  then ``added article removed``.
 
 Each row gives the wall time of the rebuild and the seconds spent in each step (functions of
 ``embed.build`` wrapped with a timer for the run; ``rest`` is what no step accounts for).
@@ -174,10 +176,14 @@ def main() -> None:
         settings.model, settings.model_cache, settings.threads, settings.query_backend
     )
     random_second = RandomVectorsUsem(settings.threads) if second is not None else None
+
+    def rebuild() -> BuildSummary:
+        return rebuild_index(seeds, vectors, encoder, second=second)
+
     rows = [
         run("cold (random vectors)",
             lambda: rebuild_index(seeds, vectors, random_encoder, second=random_second)),
-        run("unchanged", lambda: rebuild_index(seeds, vectors, encoder, second=second)),
+        run("unchanged", rebuild),
     ]  # fmt: skip
     edited = paths[len(paths) // 2]
     original = edited.read_text(encoding="utf-8")
@@ -185,12 +191,21 @@ def main() -> None:
     paragraphs[1] = f"{paragraphs[1]} (edited {time.time():.0f})"
     try:
         edited.write_text("\n\n".join(paragraphs), encoding="utf-8")
-        rows.append(
-            run("one edited", lambda: rebuild_index(seeds, vectors, encoder, second=second))
-        )
+        rows.append(run("one edited", rebuild))
     finally:
         edited.write_text(original, encoding="utf-8")
-    rows.append(run("edit undone", lambda: rebuild_index(seeds, vectors, encoder, second=second)))
+    rows.append(run("edit undone", rebuild))
+    # Named after the others, as a newer article of a dated or numbered corpus is.
+    added = seeds / f"{len(paths):06d}.txt"
+    try:
+        added.write_text(
+            "\n\n".join(f"{p} (added {time.time():.0f})" for p in original.split("\n\n")),
+            encoding="utf-8",
+        )
+        rows.append(run("one article added", rebuild))
+    finally:
+        added.unlink()
+    rows.append(run("added article removed", rebuild))
     print(header(f"bench/rebuild_scale.py, {args.documents} x {args.paragraphs} paragraphs"))
     columns = [name for name in rows[0] if any(row[name] for row in rows)]
     print(table([{name: row[name] for name in columns} for row in rows]))

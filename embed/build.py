@@ -160,6 +160,12 @@ def _read_seeds(
     return records, changed
 
 
+def _extends(sources: np.ndarray, rows: int) -> bool:
+    """Whether a build whose chunks have these :func:`chunk_sources` begins with the ``rows``
+    chunks of the previous one, in their order (seeds were only added, after the others)."""
+    return rows <= len(sources) and np.array_equal(sources[:rows], np.arange(rows))
+
+
 def _model_entry(encoder: Encoder, previous: IndexData | None) -> dict[str, Any]:
     """The manifest's entry for ``encoder``: the live build's when it names the same model,
     weights and prompts, so that a rebuild with nothing to embed (a seed deleted, an edit
@@ -281,7 +287,7 @@ def _rebuild_locked(
             chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
     chunk_texts = [c.chunk.text for c in chunks]
-    sources = chunk_sources(previous, chunks)
+    sources = chunk_sources(previous.chunks if previous is not None else None, chunks)
     old = previous.arrays if previous is not None else {}
     same_chunking = previous is not None and previous.manifest.get("chunking") == chunking
     spans, sentence_sources = sentence_table(
@@ -334,7 +340,10 @@ def _rebuild_locked(
                 **options,
             )  # fmt: skip
 
-    index, index_spec = build_faiss_index(matrix)
+    grow = None
+    if previous is not None and _extends(e5_sources, previous.index.ntotal):
+        grow = (previous.index, previous.manifest.get("index", {}))
+    index, index_spec = build_faiss_index(matrix, grow=grow)
     extra = [arrays["second_embeddings"]] if second is not None else []
     translations = align_parallel(
         [c.chunk.lang for c in chunks],

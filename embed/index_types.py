@@ -31,12 +31,31 @@ def choose_index_type(rows: int) -> str:
     return "Flat" if rows < HNSW_THRESHOLD else f"HNSW{HNSW_M}"
 
 
-def build_faiss_index(vectors: np.ndarray, kind: str | None = None) -> tuple[Any, dict[str, Any]]:
+def describe_index(kind: str) -> dict[str, Any]:
+    """How an index of ``kind`` is made, as recorded in a build's manifest."""
+    params = (
+        {"efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
+        if kind.startswith("HNSW")
+        else {}
+    )
+    return {"type": kind, "params": params, "metric": "inner_product"}
+
+
+def build_faiss_index(
+    vectors: np.ndarray,
+    kind: str | None = None,
+    *,
+    grow: tuple[Any, dict[str, Any]] | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Build an inner-product index over ``vectors``.
 
     Args:
         vectors: ``(n, d)`` float32, L2-normalized.
         kind: A FAISS factory string; chosen by :func:`choose_index_type` when ``None``.
+        grow: An index over the first rows of ``vectors`` and its description. When it was
+            made as this one would be, the other rows are added to it (in place) rather than
+            building anew: HNSW makes its graph by adding rows one by one anyway, so a grown
+            graph is one more such graph, made in the time the new rows take.
 
     Returns:
         The index and its description for the manifest (type and parameters).
@@ -44,14 +63,17 @@ def build_faiss_index(vectors: np.ndarray, kind: str | None = None) -> tuple[Any
     import faiss
 
     kind = kind or choose_index_type(vectors.shape[0])
+    description = describe_index(kind)
+    if grow is not None and grow[1] == description and grow[0].ntotal <= len(vectors):
+        grown = grow[0]
+        grown.add(vectors[grown.ntotal :])
+        return grown, description
     index: Any = faiss.index_factory(vectors.shape[1], kind, faiss.METRIC_INNER_PRODUCT)
-    params: dict[str, Any] = {}
     if kind.startswith("HNSW"):
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
-        params = {"efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
     if not index.is_trained:
         index.train(vectors)
     if vectors.shape[0]:
         index.add(vectors)
-    return index, {"type": kind, "params": params, "metric": "inner_product"}
+    return index, description

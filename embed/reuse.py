@@ -9,6 +9,7 @@ one. What is left is embedded, each distinct text once.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from itertools import pairwise
 
@@ -17,7 +18,7 @@ import numpy as np
 from embed.chunking import sentence_spans
 from embed.encoder import Encoder, TextEncoder
 from embed.late_interaction import QuantisedTokens, TokenStates
-from embed.store import IndexData, StoredChunk
+from embed.store import StoredChunk
 
 __all__ = ["NEW", "chunk_sources", "embed_rows", "sentence_table", "stack_tokens"]
 
@@ -25,10 +26,25 @@ __all__ = ["NEW", "chunk_sources", "embed_rows", "sentence_table", "stack_tokens
 NEW = -1
 
 
-def chunk_sources(previous: IndexData | None, chunks: Sequence[StoredChunk]) -> np.ndarray:
-    """Each chunk's row in ``previous`` with the same key, or :data:`NEW`."""
-    rows = {stored.key: row for row, stored in enumerate(previous.chunks)} if previous else {}
-    return np.fromiter((rows.get(c.key, NEW) for c in chunks), dtype=np.int64, count=len(chunks))
+def chunk_sources(
+    previous: Sequence[StoredChunk] | None, chunks: Sequence[StoredChunk]
+) -> np.ndarray:
+    """Each chunk's row among the ``previous`` build's chunks with the same key, or :data:`NEW`.
+
+    A key found on several rows (a boilerplate paragraph, a title used twice) is matched
+    occurrence by occurrence, so that rows that did not move keep their own row: runs stay
+    whole, and a build that only added chunks at its end begins with the previous one's rows.
+    """
+    rows: dict[str, list[int]] = {}
+    for row, stored in enumerate(previous or ()):
+        rows.setdefault(stored.key, []).append(row)
+    seen: Counter[str] = Counter()
+    sources = []
+    for stored in chunks:
+        found = rows.get(stored.key)
+        sources.append(found[min(seen[stored.key], len(found) - 1)] if found else NEW)
+        seen[stored.key] += 1
+    return np.array(sources, dtype=np.int64)
 
 
 def sentence_table(

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from filelock import FileLock
@@ -183,6 +184,30 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     assert len(new_states.offsets) == summary.chunks + 1 and min(np.diff(new_states.offsets)) > 0
     top = Searcher.load(vectors, encoder, second).search("учения на озере Иссык-Куль", k=1)[0]
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
+
+
+def test_a_seed_added_after_the_others_grows_the_live_index(
+    corpus: tuple[Path, Path],
+    encoder: Encoder,
+    second: TextEncoder | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seeds, vectors = corpus
+    before = load_index(vectors)
+    (seeds / "005_new.txt").write_text("Joint exercise" + NEW_PARAGRAPH, encoding="utf-8")
+    made: list[str] = []
+    real = faiss.index_factory
+    monkeypatch.setattr(faiss, "index_factory", lambda *args: made.append(args[1]) or real(*args))
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
+    after = load_index(vectors)
+    assert made == [] and summary.embedded == after.index.ntotal - before.index.ntotal == 2
+    assert after.manifest["index"] == before.manifest["index"]
+    found = after.index.search(after.arrays["embeddings"][-1:], 1)[1]
+    assert found[0, 0] == len(after.chunks) - 1 and after.chunks[-1].chunk.doc_id == "005_new"
+    # A seed added before the others shifts their rows: the index is made anew.
+    (seeds / "000_first.txt").write_text("Another exercise" + NEW_PARAGRAPH, encoding="utf-8")
+    rebuild_index(seeds, vectors, encoder, second=second)
+    assert made == ["Flat"]
 
 
 def test_deleted_seed_leaves_the_index_without_loading_the_model(

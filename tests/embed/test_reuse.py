@@ -28,8 +28,14 @@ def _shuffled_sources(previous: IndexData) -> np.ndarray:
 
 def test_chunk_sources_finds_each_chunk_by_key(previous: IndexData) -> None:
     chunks = [previous.chunks[3], previous.chunks[0], previous.chunks[3]]
-    assert chunk_sources(previous, chunks).tolist() == [3, 0, 3]
+    assert chunk_sources(previous.chunks, chunks).tolist() == [3, 0, 3]
     assert chunk_sources(None, chunks).tolist() == [NEW] * 3
+
+
+def test_a_repeated_key_keeps_each_occurrence_on_its_own_row(previous: IndexData) -> None:
+    old = [previous.chunks[0], previous.chunks[1], previous.chunks[0], previous.chunks[2]]
+    assert chunk_sources(old, old).tolist() == [0, 1, 2, 3]
+    assert chunk_sources(old, [*old, old[0]]).tolist() == [0, 1, 2, 3, 2]
 
 
 def test_reused_chunks_keep_their_sentences_without_being_split_again(
