@@ -47,7 +47,7 @@ from embed.usem import UsemEncoder
 
 # The steps of a rebuild, by their names in embed.build (LexicalIndex.build is wrapped apart).
 STEPS = (
-    "load_index",
+    "load_build",
     "read_document",
     "chunk_document",
     "chunk_sources",

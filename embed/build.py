@@ -48,7 +48,7 @@ from embed.store import (
     IndexData,
     StoredChunk,
     StoreError,
-    load_index,
+    load_build,
     prune_builds,
     read_records,
     scratch_path,
@@ -57,6 +57,9 @@ from embed.store import (
 )
 
 logger = logging.getLogger(__name__)
+
+# A build's folder, manifest and document records, as read_records returns them.
+Records = tuple[Path, dict[str, Any], dict[str, dict[str, Any]]]
 
 # Bump when chunking output changes for the same input, so old chunk tables are not reused.
 CHUNKER_VERSION = 1
@@ -87,34 +90,29 @@ def _doc_fingerprint(doc: Document) -> str:
     return hashlib.sha256(json.dumps(asdict(doc), sort_keys=True).encode()).hexdigest()
 
 
-def _live_records(
-    vectors_dir: Path, encoder: Encoder
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
-    """The live build's manifest and document records if it can serve as a cache for this
-    model, else ``None``. Its files are checked, but not loaded: an unchanged corpus needs
-    no more than this."""
+def _live_records(vectors_dir: Path, encoder: Encoder) -> Records | None:
+    """The live build's :func:`read_records` if it can serve as a cache for this model, else
+    ``None``. Its files are checked, but not loaded: an unchanged corpus needs no more."""
     try:
-        _, manifest, documents = read_records(vectors_dir)
+        live = read_records(vectors_dir)
     except StoreError as exc:
         if "no index" not in str(exc):
             logger.warning("previous index not reused: %s", exc)
         return None
-    if manifest.get("model", {}).get("checksum") != encoder.checksum:
+    if live[1].get("model", {}).get("checksum") != encoder.checksum:
         logger.info("previous index was built with another model; embedding everything")
         return None
-    return manifest, documents
+    return live
 
 
-def _previous(vectors_dir: Path, encoder: Encoder) -> IndexData | None:
-    """The live build, loaded, if it can serve as a cache for this model, else ``None``."""
+def _previous(live: Records) -> IndexData | None:
+    """The live build loaded from its records (checked already, under the rebuild's lock), or
+    ``None`` when it cannot be."""
     try:
-        data = load_index(vectors_dir)
+        return load_build(*live)
     except StoreError as exc:
         logger.warning("previous index not reused: %s", exc)
         return None
-    if data.manifest.get("model", {}).get("checksum") != encoder.checksum:
-        return None
-    return data
 
 
 def _read_seeds(
@@ -247,9 +245,8 @@ def _rebuild_locked(
     skipped = [{"source": str(p), "reason": reason} for p, reason in scan.skipped]
     chunking = {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens}
     live = _live_records(vectors_dir, encoder)
-    old_docs: dict[str, dict[str, Any]] = {}
-    if live is not None and live[0].get("chunking") == chunking:
-        old_docs = live[1]
+    live_manifest = live[1] if live is not None else {}
+    old_docs = live[2] if live is not None and live_manifest.get("chunking") == chunking else {}
     records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, old_docs, skipped)
     for item in skipped:
         logger.warning("skipped %s: %s", item["source"], item["reason"])
@@ -265,12 +262,12 @@ def _rebuild_locked(
     if (
         live is not None
         and records == old_docs
-        and all(live[0].get(key) == value for key, value in settings.items())
+        and all(live_manifest.get(key) == value for key, value in settings.items())
     ):
-        count = live[0]["counts"]["chunks"]
+        count = live_manifest["counts"]["chunks"]
         return BuildSummary(len(records), count, 0, count, skipped)
 
-    previous = _previous(vectors_dir, encoder) if live is not None else None
+    previous = _previous(live) if live is not None else None
     if previous is None and len(changed) < len(records):
         # The records were read, the rest of the build was not: every seed is new to this one.
         records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, {}, [])
@@ -293,7 +290,11 @@ def _rebuild_locked(
     spans, sentence_sources = sentence_table(
         chunks, sources, old.get("sentence_spans") if same_chunking else None
     )
-    sentence_texts = [chunk_texts[row][begin:end] for row, begin, end in spans.tolist()]
+
+    def sentence_text(row: int) -> str:
+        chunk, begin, end = (int(value) for value in spans[row])
+        return chunk_texts[chunk][begin:end]
+
     same_tokens = previous is not None and previous.manifest.get("tokens") == tokens_info
     # The chunk's vector comes from the same forward pass as its token states: a chunk whose
     # states must be taken anew is embedded anew.
@@ -310,7 +311,7 @@ def _rebuild_locked(
         EMBEDDINGS: matrix,
         "sentence_spans": spans,
         "sentence_embeddings": embed_rows(
-            encoder, sentence_texts.__getitem__, sentence_sources,
+            encoder, sentence_text, sentence_sources,
             old.get("sentence_embeddings"), fresh, **options,
         ),
     }  # fmt: skip
@@ -331,12 +332,12 @@ def _rebuild_locked(
     if second is not None:
         same_second = previous is not None and previous.manifest.get("second_model") == second_info
         fresh2: dict[str, np.ndarray] = {}
-        for name, texts, rows in (
-            ("second_embeddings", chunk_texts, sources),
-            ("second_sentence_embeddings", sentence_texts, sentence_sources),
+        for name, text, rows in (
+            ("second_embeddings", chunk_texts.__getitem__, sources),
+            ("second_sentence_embeddings", sentence_text, sentence_sources),
         ):
             arrays[name] = embed_rows(
-                second, texts.__getitem__, rows, old.get(name) if same_second else None, fresh2,
+                second, text, rows, old.get(name) if same_second else None, fresh2,
                 **options,
             )  # fmt: skip
 
@@ -362,7 +363,7 @@ def _rebuild_locked(
         "counts": {
             "documents": len(records),
             "chunks": len(chunks),
-            "sentences": len(sentence_texts),
+            "sentences": len(spans),
         },
         "languages": sorted({c.chunk.lang for c in chunks}),
     }

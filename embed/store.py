@@ -234,9 +234,17 @@ def load_index(vectors_dir: Path) -> IndexData:
     Raises:
         StoreError: When there is no index, or any file of it is missing or corrupt.
     """
+    return load_build(*read_records(vectors_dir))
+
+
+def load_build(build: Path, manifest: dict[str, Any], documents: dict[str, Any]) -> IndexData:
+    """Load a build whose :func:`read_records` have been read (its files checked then).
+
+    Raises:
+        StoreError: When a file of it cannot be read or the files disagree.
+    """
     import faiss
 
-    build, manifest, documents = read_records(vectors_dir)
     top_level = [name for name in manifest["files"] if "/" not in name]
     try:
         index = faiss.read_index(str(build / INDEX_FILE))
