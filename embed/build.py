@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 Records = tuple[Path, dict[str, Any], dict[str, dict[str, Any]]]
 
 # Bump when chunking output changes for the same input, so old chunk tables are not reused.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: long sentences are matched clause by clause too (match_spans)
 
 
 class BuildError(RuntimeError):

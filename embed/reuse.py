@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from embed.chunking import sentence_spans
+from embed.chunking import match_spans
 from embed.encoder import Encoder, TextEncoder
 from embed.late_interaction import QuantisedTokens, TokenStates
 from embed.store import StoredChunk
@@ -52,8 +52,9 @@ def sentence_table(
     sources: np.ndarray,
     previous_spans: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(chunk row, begin, end)`` of every sentence of every chunk, in row order, and
-    each sentence's row in ``previous_spans``, or :data:`NEW`.
+    """The ``(chunk row, begin, end)`` of every sentence (and clause, see
+    :func:`~embed.chunking.match_spans`) of every chunk, in row order, and each one's row in
+    ``previous_spans``, or :data:`NEW`.
 
     Args:
         chunks: The new build's chunks.
@@ -67,7 +68,7 @@ def sentence_table(
     starts = np.searchsorted(previous_spans[:, 0], np.arange(sources.max(initial=NEW) + 2))
     reused = sources != NEW
     split = {
-        row: np.asarray(sentence_spans(chunks[row].chunk.text), dtype=np.int64).reshape(-1, 2)
+        row: np.asarray(match_spans(chunks[row].chunk.text), dtype=np.int64).reshape(-1, 2)
         for row in np.flatnonzero(~reused).tolist()
     }
     counts = np.zeros(len(chunks), dtype=np.int64)

@@ -2,12 +2,12 @@
 
 A query is embedded, FAISS returns the nearest chunks as candidates, and the candidates are
 re-scored by every enabled channel (see :mod:`embed.ranking`): the chunk vector, the chunk's
-best-matching sentence, the same two with the second encoder, and BM25 over a script-neutral
-form of the text. The parallel passages (translations) of the candidates are scored too, and a
-passage ranks as high as the better of itself and its translation: a question answered plainly
-by an English paragraph finds the Russian paragraph that says the same. The final score orders
-the results; each result keeps its per-channel scores, the offsets of its best-matching
-sentence and its parallel passages in other languages.
+best-matching sentence or clause, the same two with the second encoder, and BM25 over a
+script-neutral form of the text. The parallel passages (translations) of the candidates are
+scored too, and a passage ranks as high as the better of itself and its translation: a question
+answered plainly by an English paragraph finds the Russian paragraph that says the same. The
+final score orders the results; each result keeps its per-channel scores, the offsets of its
+best-matching sentence or clause and its parallel passages in other languages.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ class SearchResult:
             list only.
         chunk: The passage and its metadata.
         scores: Raw score per channel (cosines for dense channels, BM25 for ``lexical``).
-        highlights: ``(begin, end)`` offsets in ``chunk.text`` of the best-matching sentence.
+        highlights: ``(begin, end)`` offsets in ``chunk.text`` of the best-matching sentence
+            or clause.
         translations: Parallel passages in other languages.
     """
 
@@ -431,16 +432,20 @@ class Searcher:
     def _best_sentence(
         self, rows: np.ndarray, query: np.ndarray, array: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        """For each candidate row: the best cosine over its sentences, and that sentence."""
-        starts, stops = self._first[rows], self._first[rows + 1]
-        sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+        """For each candidate row: the best cosine over its sentences and clauses (see
+        :func:`~embed.chunking.match_spans`), and that span."""
+        # Every row has a span (the caller checks): each row's spans are one run of ids,
+        # and whole-array operations over the runs stand in for a loop over the candidates.
+        starts, lengths = self._first[rows], self._first[rows + 1] - self._first[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        run = np.repeat(np.arange(len(rows)), lengths)
+        sentence_ids = starts[run] + np.arange(len(run)) - offsets[run]
         sims = self.data.arrays[array][sentence_ids] @ query
-        offsets = np.concatenate([[0], np.cumsum(stops - starts)[:-1]])
         best = np.maximum.reduceat(sims, offsets)
-        where = np.array(
-            [starts[i] + int(np.argmax(sims[o : o + (stops[i] - starts[i])]))
-             for i, o in enumerate(offsets)]
-        )  # fmt: skip
+        # The first span of each run that reaches the run's best.
+        hits = np.flatnonzero(sims == best[run])
+        _, first = np.unique(run[hits], return_index=True)
+        where = sentence_ids[hits[first]]
         return best, where
 
     def _channels(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from razdel import sentenize
 
-from embed.chunking import Chunk, chunk_document, split_text
+from embed.chunking import CLAUSE_MIN_WORDS, Chunk, chunk_document, match_spans, split_text
 from embed.documents import Document, read_document
 from embed.layout import parse_layout
 
@@ -330,6 +330,42 @@ def test_split_at_sentence_boundaries(docs: dict[str, Document]) -> None:
     assert [c.part for c in parts] == [0, 1]
     assert parts[0].end < parts[1].start
     assert docs[D000].text[parts[1].start :].startswith("The ongoing changes")
+
+
+def test_long_sentences_are_matched_clause_by_clause_too(docs: dict[str, Document]) -> None:
+    # 001 paragraph 5 is one 60-word sentence; its first clause is what the seeds' query on
+    # Kyrgyzstan's commitment to CIS integration asks about.
+    text = chunk_document(docs[D001], words)[5].text
+    spans = match_spans(text)
+    pieces = [text[a:b] for a, b in spans]
+    assert pieces[0] == text  # the sentence itself comes first
+    clauses = pieces[1:]
+    assert clauses[0] == (
+        "Президент, подтверждая приверженность Кыргызстана к укреплению интеграции государств"
+        " – участников СНГ и наращиванию взаимодействия в многостороннем формате"
+    )
+    assert all(words(c) >= CLAUSE_MIN_WORDS for c in clauses)
+    # Clauses tile the sentence: each starts where the previous one's separator ends.
+    assert spans[1][0] == 0 and spans[-1][1] == len(text)
+    for (_, end), (begin, _) in itertools.pairwise(spans[1:]):
+        assert text[end:begin].strip() in {",", ";"}
+
+
+def test_short_sentences_are_not_cut_into_clauses() -> None:
+    text = "He came, he saw, he left. It was late, and everyone had gone home already then."
+    assert [text[a:b] for a, b in match_spans(text)] == [
+        "He came, he saw, he left.",
+        "It was late, and everyone had gone home already then.",
+    ]
+    # A tail shorter than a clause joins the clause before it.
+    long = (
+        "one two three four five six seven eight, nine ten eleven twelve thirteen fourteen"
+        " fifteen sixteen, and so on."
+    )
+    assert [long[a:b] for a, b in match_spans(long)][1:] == [
+        "one two three four five six seven eight",
+        "nine ten eleven twelve thirteen fourteen fifteen sixteen, and so on.",
+    ]
 
 
 def test_split_text_packs_sentences_greedily() -> None:

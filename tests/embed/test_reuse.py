@@ -45,13 +45,13 @@ def test_reused_chunks_keep_their_sentences_without_being_split_again(
     chunks = [previous.chunks[s] if s != NEW else previous.chunks[1] for s in sources.tolist()]
     expected, _ = sentence_table(chunks, sources)
     split: list[str] = []
-    real = reuse.sentence_spans
+    real = reuse.match_spans
 
     def spy(text: str) -> list[tuple[int, int]]:
         split.append(text)
         return real(text)
 
-    monkeypatch.setattr(reuse, "sentence_spans", spy)
+    monkeypatch.setattr(reuse, "match_spans", spy)
     spans, origins = sentence_table(chunks, sources, previous.arrays["sentence_spans"])
     assert np.array_equal(spans, expected)
     assert len(split) == 2  # only the two new rows

@@ -145,3 +145,20 @@ def test_a_passage_is_found_through_its_translation(searcher: Searcher) -> None:
         (r.chunk.doc_id, r.chunk.paragraph) for r in alone.search(query, k=5, lang="ru")
     ]
     assert ranked_alone[0] != answer
+
+
+def test_a_long_sentence_is_matched_by_the_clause_that_answers(searcher: Searcher) -> None:
+    # 001 paragraph 5 is one 60-word sentence: only its first clause is on Kyrgyzstan's
+    # commitment to integration within the CIS, and it is what ranks the paragraph first among
+    # the Russian passages (third, behind two naming Japarov, when whole sentences were matched).
+    query = (
+        "Japarov confirmed Kyrgyzstan's commitment to integration and multilateral cooperation "
+        "within the CIS"
+    )
+    top = searcher.search(query, k=3, lang="ru")[0]
+    assert (top.chunk.doc_id, top.chunk.paragraph) == (RU_ARTICLE, 5)
+    ((begin, end),) = top.highlights
+    marked = top.chunk.text[begin:end]
+    assert marked.startswith("Президент, подтверждая приверженность Кыргызстана")
+    assert marked.endswith("в многостороннем формате")
+    assert end - begin < len(top.chunk.text) / 2
