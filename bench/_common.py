@@ -186,16 +186,17 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
 
     Chunk texts are two sentences recombined at random from the seeds (so BM25 and the page
     have real words); every vector is a clustered random unit vector (embedding 100k real
-    passages takes hours on 2 cores). Sentence spans mark the two sentences, so the sentence
-    channels do their real work. Each chunk has as many token states as e5 makes of its text,
-    random unit vectors stored as a build stores them (int8, read through a memory map), so
-    that the token channel costs what it would. The build is written by
+    passages takes hours on 2 cores). Spans are the chunk's own (``match_spans``: the two
+    sentences and the clauses of a long one), so the sentence channels do their real work.
+    Each chunk has as many token states as e5 makes of its text, random unit vectors stored as
+    a build stores them (int8, read through a memory map), so that the token channel costs
+    what it would. The build is written by
     :func:`embed.store.write_build` with the real models' identities, and the FAISS index is
     chosen by corpus size as rebuild does. Reused when ``vectors`` already holds one of
-    ``rows`` chunks with token states.
+    ``rows`` chunks with token states, chunked by this version.
     """
     from embed.build import CHUNKER_VERSION
-    from embed.chunking import Chunk
+    from embed.chunking import Chunk, match_spans
     from embed.index_types import build_faiss_index
     from embed.late_interaction import OFFSETS, SCALES, STATES, manifest_entry
     from embed.lexical import LEXICAL_DIR, LexicalIndex
@@ -205,7 +206,11 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
     live = current_build(vectors)
     if live is not None:
         manifest = read_manifest(live)
-        if manifest["counts"]["chunks"] == rows and manifest.get("tokens") == tokens_info:
+        if (
+            manifest["counts"]["chunks"] == rows
+            and manifest.get("tokens") == tokens_info
+            and manifest.get("chunking", {}).get("version") == CHUNKER_VERSION
+        ):
             return live
     rng = random.Random(0)
     pool = seed_sentences()
@@ -221,18 +226,18 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
             source=f"{doc}.txt", url=None,
         )  # fmt: skip
         chunks.append(StoredChunk(chunk, f"synthetic-{row}"))
-        spans += [(row, 0, len(first)), (row, len(first) + 1, len(text))]
+        spans += [(row, begin, end) for begin, end in match_spans(text)]
     dim2 = second.dimension if second is not None else 0
     matrix = clustered_unit_vectors(rows, encoder.dimension, seed=1)
     arrays = {
         EMBEDDINGS: matrix,
         "sentence_spans": np.asarray(spans, dtype=np.int32),
-        "sentence_embeddings": clustered_unit_vectors(2 * rows, encoder.dimension, seed=2),
+        "sentence_embeddings": clustered_unit_vectors(len(spans), encoder.dimension, seed=2),
     }
     second_info = None
     if second is not None:
         arrays["second_embeddings"] = clustered_unit_vectors(rows, dim2, seed=3)
-        arrays["second_sentence_embeddings"] = clustered_unit_vectors(2 * rows, dim2, seed=4)
+        arrays["second_sentence_embeddings"] = clustered_unit_vectors(len(spans), dim2, seed=4)
         second_info = {"name": second.name, "checksum": second.checksum, "dimension": dim2}
     states_file, arrays[SCALES], arrays[OFFSETS] = _random_token_states(vectors, chunks, encoder)
     index, spec = build_faiss_index(matrix)
