@@ -167,12 +167,15 @@ def match_spans(text: str) -> list[tuple[int, int]]:
 
 def _clauses(text: str, begin: int, end: int) -> list[tuple[int, int]]:
     clauses: list[tuple[int, int]] = []
-    start = begin
+    start = piece = begin
+    words = 0  # in text[start:piece], each piece counted once
     for cut in _CLAUSE_BREAK.finditer(text, begin, end):
-        if len(text[start : cut.start()].split()) >= CLAUSE_MIN_WORDS:
+        words += len(text[piece : cut.start()].split())
+        piece = cut.end()
+        if words >= CLAUSE_MIN_WORDS:
             clauses.append((start, cut.start()))
-            start = cut.end()
-    if clauses and len(text[start:end].split()) < CLAUSE_MIN_WORDS:
+            start, words = piece, 0
+    if clauses and words + len(text[piece:end].split()) < CLAUSE_MIN_WORDS:
         clauses[-1] = (clauses[-1][0], end)
     else:
         clauses.append((start, end))

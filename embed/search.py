@@ -429,24 +429,29 @@ class Searcher:
             keep &= self._lang_of[np.maximum(ids, 0)] == lang
         return ids[keep][:wanted], scores[keep][:wanted]
 
-    def _best_sentence(
-        self, rows: np.ndarray, query: np.ndarray, array: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """For each candidate row: the best cosine over its sentences and clauses (see
-        :func:`~embed.chunking.match_spans`), and that span."""
-        # Every row has a span (the caller checks): each row's spans are one run of ids,
-        # and whole-array operations over the runs stand in for a loop over the candidates.
+    def _span_runs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The span ids of ``rows`` one run per row, each id's run, and where each run begins.
+
+        Every row must have a span (the caller checks). Whole-array operations over the runs
+        stand in for a loop over the candidates; both encoders' sentence channels share them.
+        """
         starts, lengths = self._first[rows], self._first[rows + 1] - self._first[rows]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         run = np.repeat(np.arange(len(rows)), lengths)
-        sentence_ids = starts[run] + np.arange(len(run)) - offsets[run]
-        sims = self.data.arrays[array][sentence_ids] @ query
+        return starts[run] + np.arange(len(run)) - offsets[run], run, offsets
+
+    def _best_sentence(
+        self, spans: tuple[np.ndarray, np.ndarray, np.ndarray], query: np.ndarray, array: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each candidate row: the best cosine over its sentences and clauses (see
+        :func:`~embed.chunking.match_spans`), and that span; ``spans`` from :meth:`_span_runs`."""
+        span_ids, run, offsets = spans
+        sims = self.data.arrays[array][span_ids] @ query
         best = np.maximum.reduceat(sims, offsets)
         # The first span of each run that reaches the run's best.
         hits = np.flatnonzero(sims == best[run])
         _, first = np.unique(run[hits], return_index=True)
-        where = sentence_ids[hits[first]]
-        return best, where
+        return best, span_ids[hits[first]]
 
     def _channels(
         self,
@@ -466,15 +471,16 @@ class Searcher:
             np.all(self._first[rows + 1] > self._first[rows])
         )
         best_sentence = np.full(len(rows), -1)
-        if has_sentences:
-            best, best_sentence = self._best_sentence(rows, query, "sentence_embeddings")
+        spans = self._span_runs(rows) if has_sentences else None
+        if spans is not None:
+            best, best_sentence = self._best_sentence(spans, query, "sentence_embeddings")
             if self._weight(DENSE_SENTENCE):
                 channels[DENSE_SENTENCE] = best
         if query2 is not None:
             channels[SECOND] = self.data.arrays["second_embeddings"][rows] @ query2
-            if has_sentences and self._weight(SECOND_SENTENCE):
+            if spans is not None and self._weight(SECOND_SENTENCE):
                 channels[SECOND_SENTENCE] = self._best_sentence(
-                    rows, query2, "second_sentence_embeddings"
+                    spans, query2, "second_sentence_embeddings"
                 )[0]
         if lexical is not None:
             channels[LEXICAL] = lexical[rows]
