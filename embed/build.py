@@ -78,6 +78,10 @@ class BuildSummary:
     embedded: int
     reused: int
     skipped: list[dict[str, str]] = field(default_factory=list)
+    # Sentences and clauses (match_spans): after a chunker upgrade they are embedded anew
+    # while every chunk is reused, and ``embedded`` alone would say the build did nothing.
+    spans: int = 0
+    spans_embedded: int = 0
     seconds: float = 0.0
     changed: bool = False
     build: str | None = None
@@ -264,8 +268,11 @@ def _rebuild_locked(
         and records == old_docs
         and all(live_manifest.get(key) == value for key, value in settings.items())
     ):
-        count = live_manifest["counts"]["chunks"]
-        return BuildSummary(len(records), count, 0, count, skipped)
+        counts = live_manifest["counts"]
+        return BuildSummary(
+            len(records), counts["chunks"], 0, counts["chunks"], skipped,
+            spans=counts.get("sentences", 0),
+        )  # fmt: skip
 
     previous = _previous(live) if live is not None else None
     if previous is None and len(changed) < len(records):
@@ -380,5 +387,6 @@ def _rebuild_locked(
     )
     return BuildSummary(
         len(records), len(chunks), embedded, len(chunks) - embedded, skipped,
+        spans=len(spans), spans_embedded=int(np.count_nonzero(sentence_sources == NEW)),
         changed=True, build=build.name,
     )  # fmt: skip

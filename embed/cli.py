@@ -74,14 +74,18 @@ def _setup_logging(verbose: bool) -> None:
 
 def _print_summary(summary: BuildSummary, vectors: Path, as_json: bool) -> None:
     if as_json:
-        keys = ("documents", "chunks", "embedded", "reused", "skipped", "seconds")
+        keys = (
+            "documents", "chunks", "embedded", "reused", "spans", "spans_embedded", "skipped",
+            "seconds",
+        )  # fmt: skip
         typer.echo(json.dumps({k: summary.to_dict()[k] for k in keys}, ensure_ascii=False))
         return
     state = f"new build {summary.build}" if summary.changed else "index already up to date"
     typer.echo(
         f"{summary.documents} documents, {summary.chunks} chunks: {summary.embedded} embedded, "
-        f"{summary.reused} reused, {len(summary.skipped)} skipped, {summary.seconds:.2f} s "
-        f"({state} in {vectors})"
+        f"{summary.reused} reused ({summary.spans} sentences and clauses: "
+        f"{summary.spans_embedded} embedded), {len(summary.skipped)} skipped, "
+        f"{summary.seconds:.2f} s ({state} in {vectors})"
     )
     for item in summary.skipped:
         typer.echo(f"  skipped {item['source']}: {item['reason']}")

@@ -67,6 +67,7 @@ def test_cold_build_embeds_every_chunk(
     assert summary.documents == 5
     assert summary.chunks == len(data.chunks) == data.index.ntotal
     assert summary.embedded == summary.chunks and summary.reused == 0
+    assert summary.spans_embedded == summary.spans == len(data.arrays["sentence_spans"])
     assert summary.changed and summary.skipped == []
     manifest = data.manifest
     assert manifest["checksum"] == "xxh3_128"
@@ -93,8 +94,9 @@ def test_unchanged_corpus_embeds_nothing_reads_nothing_and_keeps_the_build(
     seeds, vectors = corpus
     before = current_build(vectors)
     summary = rebuild_index(seeds, vectors, encoder, second=second)
-    assert (summary.embedded, summary.changed) == (0, False)
+    assert (summary.embedded, summary.spans_embedded, summary.changed) == (0, 0, False)
     assert summary.reused == summary.chunks and summary.documents == 5
+    assert summary.spans == len(load_index(vectors).arrays["sentence_spans"]) > summary.chunks
     assert current_build(vectors) == before
     assert reads == []
 
@@ -127,6 +129,25 @@ def test_a_new_reader_version_reads_every_seed_once(
     assert len(reads) == 5 and first.embedded == 0
     second_run = rebuild_index(seeds, vectors, encoder, second=second)
     assert len(reads) == 5 and not second_run.changed
+
+
+def test_a_new_chunker_version_embeds_every_span_again_and_reuses_the_chunks(
+    corpus: tuple[Path, Path],
+    encoder: Encoder,
+    second: TextEncoder | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seeds, vectors = corpus
+    before = load_index(vectors)
+    monkeypatch.setattr(build, "CHUNKER_VERSION", build.CHUNKER_VERSION + 1)
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
+    assert summary.changed and (summary.embedded, summary.reused) == (0, summary.chunks)
+    assert summary.spans_embedded == summary.spans == len(before.arrays["sentence_spans"])
+    after = load_index(vectors)
+    assert np.array_equal(after.embeddings, before.embeddings)
+    assert np.allclose(
+        after.arrays["sentence_embeddings"], before.arrays["sentence_embeddings"], atol=1e-5
+    )
 
 
 def test_records_of_an_earlier_release_are_read_again_once(
@@ -174,6 +195,9 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     assert summary.changed
     assert summary.embedded == 1
     assert summary.chunks == old_chunks + 1 and summary.reused == old_chunks
+    # Only the new paragraph's sentence (a single one, under eight words a clause) is new.
+    assert summary.spans_embedded == 1
+    assert summary.spans == len(before.arrays["sentence_spans"]) + 1
     # The unchanged chunks keep their token states; the new one has its own.
     after = load_index(vectors)
     old_states, new_states = (TokenStates.of_build(d.arrays) for d in (before, after))

@@ -34,9 +34,13 @@ def test_rebuild_json_summary_for_scripts(seeds_copy: Path, vectors: Path) -> No
     done = run("rebuild-index", "--seeds", str(seeds_copy), "--vectors", str(vectors), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert set(summary) == {"documents", "chunks", "embedded", "reused", "skipped", "seconds"}
+    assert set(summary) == {
+        "documents", "chunks", "embedded", "reused", "spans", "spans_embedded", "skipped",
+        "seconds",
+    }  # fmt: skip
     assert summary["documents"] == 5
     assert summary["embedded"] == 0 and summary["reused"] == summary["chunks"] > 0
+    assert summary["spans_embedded"] == 0 and summary["spans"] > summary["chunks"]
     assert summary["skipped"] == []
 
 
