@@ -10,6 +10,7 @@ used, so only the children encode.
 Protocol (one line each, on stdin/stdout)::
 
     -> <seeds>\t<vectors>\t<stderr file>      start a rebuild
+       [\tnowait] [\tholdbar]                   (holdbar: instead, hold tqdm's lock until killed)
     <- pid <child pid>
     <- exit <code>                            (negative: killed by that signal)
     -> wait <pid>                             (only after "pid" lines of concurrent children)
@@ -21,9 +22,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import typer
+from tqdm import tqdm
 
 from embed.build import rebuild_index
 from embed.cli import user_errors
@@ -31,11 +35,15 @@ from embed.config import EmbedSettings
 from embed.encoder import load_encoders
 
 
-def _child(seeds: Path, vectors: Path, errors: Path) -> None:
+def _child(seeds: Path, vectors: Path, errors: Path, flags: list[str]) -> None:
     """Run one rebuild like the CLI does; never returns."""
     fd = os.open(errors, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 2)
     os.close(fd)
+    if "holdbar" in flags:  # a rebuild killed while its progress bar holds tqdm's lock
+        tqdm.get_lock().acquire()
+        print("holding", file=sys.stderr, flush=True)
+        time.sleep(600)
     code = 0
     try:
         import torch
@@ -59,6 +67,12 @@ def _status(status: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
+# tqdm's default lock holds a multiprocessing semaphore, made by the first bar (loading the
+# model draws one) and shared by every child forked after: a child killed inside a bar's
+# critical section leaves it taken, and each later child's first bar waits on it forever (a
+# CI run lost its last four fault tests so). The children are separate processes with one
+# bar each at a time, so a thread lock is all they need.
+tqdm.set_lock(threading.RLock())
 ENCODER = load_encoders(EmbedSettings(second_model=None))[0]
 ENCODER.model  # noqa: B018 - load the weights once, before forking
 
@@ -74,7 +88,7 @@ def main() -> None:
         seeds, vectors, errors, *flags = line.split("\t")
         pid = os.fork()
         if pid == 0:
-            _child(Path(seeds), Path(vectors), Path(errors))
+            _child(Path(seeds), Path(vectors), Path(errors), flags)
         print(f"pid {pid}", flush=True)
         if "nowait" not in flags:
             _, status = os.waitpid(pid, 0)

@@ -54,6 +54,7 @@ class Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=_default_sigint,
         )  # fmt: skip
+        self.running: set[int] = set()
         assert self._line() == "ready"
 
     def _line(self, timeout: float = WORKER_TIMEOUT) -> str:
@@ -70,11 +71,12 @@ class Worker:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
-    def start(self, seeds: Path, vectors: Path, errors: Path) -> int:
+    def start(self, seeds: Path, vectors: Path, errors: Path, *flags: str) -> int:
         """Fork a rebuild of ``vectors`` from ``seeds``; its stderr goes to ``errors``."""
-        self._send(f"{seeds}\t{vectors}\t{errors}\tnowait")
+        self._send("\t".join([str(seeds), str(vectors), str(errors), "nowait", *flags]))
         kind, pid = self._line().split()
         assert kind == "pid"
+        self.running.add(int(pid))
         return int(pid)
 
     def wait(self, pid: int) -> int:
@@ -82,12 +84,17 @@ class Worker:
         self._send(f"wait {pid}")
         kind, code = self._line().split()
         assert kind == "exit"
+        self.running.discard(pid)
         return int(code)
 
     def run(self, seeds: Path, vectors: Path, errors: Path) -> int:
         return self.wait(self.start(seeds, vectors, errors))
 
     def close(self) -> None:
+        # A rebuild left running by a failed test would outlive the worker.
+        for pid in self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         try:
@@ -151,6 +158,25 @@ def _assert_complete(vectors: Path) -> None:
     build = current_build(vectors)
     assert build is not None and not build.name.startswith(".")
     read_manifest(build)  # every listed file present with its checksum
+
+
+def test_a_rebuild_killed_inside_a_progress_bar_does_not_stall_the_next(
+    corpus: tuple[Path, Path], worker: Worker, tmp_path: Path
+) -> None:
+    # The kill trials below land anywhere, once inside tqdm's lock: every later rebuild of
+    # the worker then waited on it (see fault_worker), and the rest of this module timed out.
+    seeds, vectors = corpus
+    errors = tmp_path / "holding.err"
+    pid = worker.start(seeds, vectors, errors, "holdbar")
+    deadline = time.monotonic() + 30
+    while not errors.is_file() or "holding" not in errors.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline, "the child never took the lock"
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    assert worker.wait(pid) == -signal.SIGKILL
+    doc_id = _new_article(seeds, 0)
+    assert worker.run(seeds, vectors, tmp_path / "after.err") == 0
+    assert doc_id in load_index(vectors).documents
 
 
 @pytest.mark.slow
