@@ -56,6 +56,7 @@ STEPS = (
     "stack_tokens",
     "write_stacked",
     "build_faiss_index",
+    "find_candidates",
     "align_parallel",
     "write_build",
     "prune_builds",

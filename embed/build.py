@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from embed.alignment import ALIGNMENT_VERSION, align_parallel
+from embed.alignment import (
+    ALIGNMENT_VERSION,
+    CANDIDATES_ARRAY,
+    Carried,
+    align_parallel,
+    carried_rows,
+    find_candidates,
+)
 from embed.chunking import chunk_document
 from embed.documents import (
     MAX_SEED_BYTES,
@@ -178,6 +185,26 @@ def _model_entry(encoder: Encoder, previous: IndexData | None) -> dict[str, Any]
         if all(entry.get(key) == value for key, value in known.items()):
             return entry
     return encoder.info.to_dict()
+
+
+def _carried_candidates(
+    previous: IndexData | None, sources: np.ndarray, langs: list[str]
+) -> Carried | None:
+    """What the new build's alignment candidates can take over from the live build's: its
+    table, when it has one made the same way, and the rows whose vectors were copied from it
+    (``sources``, the primary encoder's)."""
+    if (
+        previous is None
+        or CANDIDATES_ARRAY not in previous.arrays
+        or previous.manifest.get("alignment_version") != ALIGNMENT_VERSION
+    ):
+        return None
+    old_langs = [stored.chunk.lang for stored in previous.chunks]
+    return Carried(
+        previous.arrays[CANDIDATES_ARRAY],
+        previous.manifest.get("languages", []),
+        carried_rows(sources, old_langs, langs),
+    )
 
 
 def _second_info(second: TextEncoder | None) -> dict[str, Any] | None:
@@ -352,14 +379,19 @@ def _rebuild_locked(
     if previous is not None and _extends(e5_sources, previous.index.ntotal):
         grow = (previous.index, previous.manifest.get("index", {}))
     index, index_spec = build_faiss_index(matrix, grow=grow)
+    langs = [c.chunk.lang for c in chunks]
+    arrays[CANDIDATES_ARRAY] = find_candidates(
+        langs, index, matrix, _carried_candidates(previous, e5_sources, langs)
+    )
     extra = [arrays["second_embeddings"]] if second is not None else []
     translations = align_parallel(
-        [c.chunk.lang for c in chunks],
+        langs,
         index,
         matrix,
         extra,
         [c.chunk.doc_id for c in chunks],
         packed,
+        candidates=arrays[CANDIDATES_ARRAY],
     )
     lexical = LexicalIndex.build(chunk_texts)
     manifest = {
@@ -372,7 +404,7 @@ def _rebuild_locked(
             "chunks": len(chunks),
             "sentences": len(spans),
         },
-        "languages": sorted({c.chunk.lang for c in chunks}),
+        "languages": sorted(set(langs)),
     }
     build = write_build(
         vectors_dir,

