@@ -90,7 +90,9 @@ def align_parallel(
     """
     n = len(langs)
     links: Links = [[] for _ in range(n)]
-    if n < 2:
+    lang = np.asarray(langs, dtype=object)
+    languages = sorted(set(lang.tolist()))
+    if len(languages) < 2:
         return links
 
     def similarity(row: int, others: np.ndarray) -> np.ndarray:
@@ -99,10 +101,6 @@ def align_parallel(
             sims = sims + vectors[others] @ vectors[row]
         return np.asarray(sims / (1 + len(extra)))
 
-    lang = np.asarray(langs, dtype=object)
-    languages = sorted(set(lang.tolist()))
-    if len(languages) < 2:
-        return links
     if candidates is None:
         candidates = find_candidates(langs, index, primary)
     # Each row's lists of the other languages, in order; its own language's is empty.
