@@ -254,11 +254,16 @@ def find_candidates(
         carried.languages != languages or carried.table.shape[1:] != table.shape[1:]
     ):
         carried = None  # another set of languages: nothing to take over
+    if carried is not None:
+        # Each live row's row in the new build, or -1 where it went.
+        new_row = np.full(len(carried.table), -1, dtype=np.int64)
+        kept_rows = np.flatnonzero(carried.sources >= 0)
+        new_row[carried.sources[kept_rows]] = kept_rows
     for t, target in enumerate(languages):
         members = np.flatnonzero(lang == target)
         queries = np.flatnonzero(lang != target)
         if carried is not None:
-            queries = _take_over(table, t, queries, members, primary, carried)
+            queries = _take_over(table, t, queries, members, primary, carried, new_row)
         if len(queries):
             table[queries, t] = _search(index, primary, queries, members)
     return table
@@ -288,16 +293,15 @@ def _take_over(
     members: np.ndarray,
     primary: np.ndarray,
     carried: Carried,
+    new_row: np.ndarray,
 ) -> np.ndarray:
     """Fill ``table[:, t]`` for the ``queries`` that keep their list (see
-    :func:`find_candidates`); return the queries still to search."""
+    :func:`find_candidates`; ``new_row`` maps live rows to new ones); return the queries
+    still to search."""
     sources = carried.sources
     fresh = members[sources[members] < 0]
     if len(fresh) > max(1024, len(sources) // 8):
         return queries  # so many new chunks that the products would cost more than a search
-    new_row = np.full(len(carried.table), -1, dtype=np.int64)
-    kept_rows = np.flatnonzero(sources >= 0)
-    new_row[sources[kept_rows]] = kept_rows
     kept = queries[sources[queries] >= 0]
     old = carried.table[sources[kept], t].astype(np.int64)
     lists = np.where(old >= 0, new_row[np.maximum(old, 0)], -1)
