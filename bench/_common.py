@@ -150,9 +150,9 @@ def clustered_unit_vectors(
 
 def seed_sentences() -> list[tuple[str, str]]:
     """``(lang, sentence)`` for every sentence of the seeds' passages."""
-    from embed.chunking import sentence_spans
-    from embed.documents import discover_seeds, read_document
-    from embed.language import detect_language
+    from embed.ingest.chunking import sentence_spans
+    from embed.ingest.documents import discover_seeds, read_document
+    from embed.ingest.language import detect_language
 
     out: list[tuple[str, str]] = []
     for path in discover_seeds(SEEDS).paths:
@@ -171,7 +171,7 @@ def bench_indexes(
 ) -> list[tuple[str, Path]]:
     """The benchmarks' indexes by name: the seeds (brought up to date by the real
     ``rebuild_index``) and, when ``rows`` is not 0, :func:`synthetic_index` of that many chunks."""
-    from embed.build import rebuild_index
+    from embed.index.build import rebuild_index
 
     indexes = [("seeds", workdir / "seeds-vectors")]
     rebuild_index(SEEDS, indexes[0][1], encoder, second=second)
@@ -191,16 +191,16 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
     Each chunk has as many token states as e5 makes of its text, random unit vectors stored as
     a build stores them (int8, read through a memory map), so that the token channel costs
     what it would. The build is written by
-    :func:`embed.store.write_build` with the real models' identities, and the FAISS index is
+    :func:`embed.index.store.write_build` with the real models' identities, and the FAISS index is
     chosen by corpus size as rebuild does. Reused when ``vectors`` already holds one of
     ``rows`` chunks with token states, chunked by this version.
     """
-    from embed.build import CHUNKER_VERSION
-    from embed.chunking import Chunk, match_spans
-    from embed.index_types import build_faiss_index
-    from embed.late_interaction import OFFSETS, SCALES, STATES, manifest_entry
-    from embed.lexical import LEXICAL_DIR, LexicalIndex
-    from embed.store import EMBEDDINGS, StoredChunk, current_build, read_manifest, write_build
+    from embed.index.bm25 import LEXICAL_DIR, LexicalIndex
+    from embed.index.build import CHUNKER_VERSION
+    from embed.index.faiss_index import build_faiss_index
+    from embed.index.store import EMBEDDINGS, StoredChunk, current_build, read_manifest, write_build
+    from embed.index.token_store import OFFSETS, SCALES, STATES, manifest_entry
+    from embed.ingest.chunking import Chunk, match_spans
 
     tokens_info = manifest_entry(encoder.token_layer)
     live = current_build(vectors)
@@ -271,8 +271,9 @@ def _random_token_states(
     Returns:
         The scratch file of the int8 codes, the scales and the offsets.
     """
-    from embed.late_interaction import STATES, QuantisedTokens
-    from embed.store import scratch_path, write_stacked
+    from embed.index.store import scratch_path, write_stacked
+    from embed.index.token_store import STATES
+    from embed.models.tokens import QuantisedTokens
 
     overhead = encoder.count_tokens("")  # prompt and special tokens
     lengths = np.array([encoder.count_tokens(c.chunk.text) - overhead for c in chunks])

@@ -31,11 +31,11 @@ from pathlib import Path
 
 from _common import ROOT, SEEDS, header, table
 
-from embed.build import rebuild_index
-from embed.config import EmbedSettings
-from embed.encoder import load_encoders
-from embed.evaluation import _read_xquad, write_corpus
-from embed.store import load_index
+from embed.evaluation.benchmarks import _read_xquad, write_corpus
+from embed.index.build import rebuild_index
+from embed.index.store import load_index
+from embed.models.encoder import load_encoders
+from embed.settings import EmbedSettings
 
 
 def timed(fn: object) -> tuple[float, object]:

@@ -24,9 +24,9 @@ import time
 import numpy as np
 from _common import header, seed_queries, table
 
-from embed.blas import blas_threads
-from embed.config import EmbedSettings
-from embed.encoder import Encoder
+from embed.models.encoder import Encoder
+from embed.settings import EmbedSettings
+from embed.util.blas import blas_threads
 
 
 def gflops(config: dict[str, int], tokens: int) -> float:

@@ -10,7 +10,8 @@ changed:
 * ``load_index``: every file read and checked against its checksum (start-up, ``POST /reload``);
   median of ``--runs`` loads in this process, the files in the page cache after the first; the
   checksums alone, and SHA-256 over the same files for comparison.
-* ``align_parallel`` (``embed/alignment.py``), over the first N chunks of each ``--sizes``: FAISS
+* ``align_parallel`` (``embed/index/alignment.py``), over the first N chunks of each
+  ``--sizes``: FAISS
   candidates of the other language for every chunk, MaxSim checks of the close pairs; then the
   same as the next rebuild runs it after one chunk changed, the other chunks' candidates taken
   over (``find_candidates`` with ``Carried``). Below the full size the candidates come from an
@@ -32,11 +33,11 @@ from typing import Any
 import numpy as np
 from _common import header, synthetic_index, table
 
-from embed.alignment import Carried, align_parallel, find_candidates
-from embed.config import EmbedSettings
-from embed.encoder import load_encoders
-from embed.late_interaction import TokenStates
-from embed.store import current_build, load_index, read_manifest
+from embed.index.alignment import Carried, align_parallel, find_candidates
+from embed.index.store import current_build, load_index, read_manifest
+from embed.index.token_store import TokenStates
+from embed.models.encoder import load_encoders
+from embed.settings import EmbedSettings
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from _common import bench_indexes, header, percentiles, seed_queries, server, table
 
-from embed.config import EmbedSettings
-from embed.encoder import load_encoders
-from embed.search import Searcher
+from embed.models.encoder import load_encoders
+from embed.ranking.searcher import Searcher
+from embed.settings import EmbedSettings
 
 
 def in_process(searcher: Searcher, queries: list[str], n: int) -> list[float]:

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from embed.store import BUILDS, StoreError, current_build, read_manifest
+from embed.index.store import BUILDS, StoreError, current_build, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [

@@ -3,7 +3,8 @@ arrays copied into the process's memory, interleaved in one process.
 
     python bench/memory_maps.py [--rows 100000] [--queries 400] [--workdir DIR]
 
-``embed.store.load_index`` maps every ``.npy`` of a build, so that at 100k passages a gigabyte of
+``embed.index.store.load_index`` maps every ``.npy`` of a build, so that at 100k passages a
+gigabyte of
 vectors is evictable page cache rather than memory of the service's own (``bench/memory.py``
 reports both). The price would be in the gathers of the candidates' rows; this measures it on
 the seeds index and on the synthetic index of ``bench/latency.py``: two searchers on one build,
@@ -23,10 +24,10 @@ from typing import Any
 import numpy as np
 from _common import bench_indexes, header, percentiles, seed_queries, table
 
-from embed.config import EmbedSettings
-from embed.encoder import load_encoders
-from embed.late_interaction import STATES
-from embed.search import Searcher
+from embed.index.token_store import STATES
+from embed.models.encoder import load_encoders
+from embed.ranking.searcher import Searcher
+from embed.settings import EmbedSettings
 
 
 def main() -> None:

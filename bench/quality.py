@@ -23,12 +23,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from embed.build import rebuild_index
 from embed.cli import format_table, run_eval
-from embed.config import EmbedSettings
-from embed.encoder import Encoder, load_encoders
-from embed.evaluation import BENCHMARKS, benchmark_searcher, evaluate, write_corpus
-from embed.ranking import DEFAULT_WEIGHTS, LEXICAL, TOKENS, RankingConfig
+from embed.evaluation.benchmarks import BENCHMARKS, benchmark_searcher, write_corpus
+from embed.evaluation.metrics import evaluate
+from embed.index.build import rebuild_index
+from embed.models.encoder import Encoder, load_encoders
+from embed.ranking.fusion import DEFAULT_WEIGHTS, LEXICAL, TOKENS, RankingConfig
+from embed.settings import EmbedSettings
 
 HERE = Path(__file__).resolve().parent
 

@@ -19,7 +19,7 @@ the real models and reuse those vectors as they would their own:
   then ``added article removed``.
 
 Each row gives the wall time of the rebuild and the seconds spent in each step (functions of
-``embed.build`` wrapped with a timer for the run; ``rest`` is what no step accounts for).
+``embed.index.build`` wrapped with a timer for the run; ``rest`` is what no step accounts for).
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from typing import Any
 import numpy as np
 from _common import clustered_unit_vectors, header, seed_sentences, table
 
-import embed.build
-from embed.build import BuildSummary, rebuild_index
-from embed.config import EmbedSettings
-from embed.encoder import Encoder, load_encoders
-from embed.lexical import LexicalIndex
-from embed.usem import UsemEncoder
+import embed.index.build
+from embed.index.bm25 import LexicalIndex
+from embed.index.build import BuildSummary, rebuild_index
+from embed.models.encoder import Encoder, load_encoders
+from embed.models.usem import UsemEncoder
+from embed.settings import EmbedSettings
 
-# The steps of a rebuild, by their names in embed.build (LexicalIndex.build is wrapped apart).
+# The steps of a rebuild, by their names in embed.index.build (LexicalIndex.build is wrapped apart).
 STEPS = (
     "load_build",
     "read_document",
@@ -133,16 +133,16 @@ def timed_steps() -> Iterator[dict[str, float]]:
 
         return timed
 
-    originals = {name: getattr(embed.build, name) for name in STEPS}
+    originals = {name: getattr(embed.index.build, name) for name in STEPS}
     lexical_build = LexicalIndex.__dict__["build"]
     for name, function in originals.items():
-        setattr(embed.build, name, wrap(name, function))
+        setattr(embed.index.build, name, wrap(name, function))
     LexicalIndex.build = classmethod(wrap("LexicalIndex.build", lexical_build.__func__))  # type: ignore[method-assign,assignment]
     try:
         yield spent
     finally:
         for name, function in originals.items():
-            setattr(embed.build, name, function)
+            setattr(embed.index.build, name, function)
         LexicalIndex.build = lexical_build  # type: ignore[method-assign]
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from _common import SEEDS, header, percentiles, seed_queries, server, table
 
-from embed.build import rebuild_index
-from embed.config import EmbedSettings
-from embed.encoder import load_encoders
+from embed.index.build import rebuild_index
+from embed.models.encoder import load_encoders
+from embed.settings import EmbedSettings
 
 
 async def level(base: str, clients: int, seconds: float, queries: list[str]) -> dict[str, object]:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from embed.build import BuildError, BuildSummary, rebuild_index
-from embed.config import EmbedSettings
-from embed.models import ModelError, install_default_model
-from embed.store import StoreError
+from embed.index.build import BuildError, BuildSummary, rebuild_index
+from embed.index.store import StoreError
+from embed.models.install import ModelError, install_default_model
+from embed.settings import EmbedSettings
 
 if TYPE_CHECKING:
-    from embed.evaluation import LabelledQuery, SetScore
+    from embed.evaluation.metrics import LabelledQuery, SetScore
 
 # The hand-written seeds query set (both directions), relative to the repository root.
 DEFAULT_SEED_QUERIES = Path("bench/queries/seeds.jsonl")
@@ -93,7 +93,7 @@ def _print_summary(summary: BuildSummary, vectors: Path, as_json: bool) -> None:
 
 def run_rebuild(settings: EmbedSettings, *, progress: bool, wait: float = 0.0) -> BuildSummary:
     """Rebuild the index described by ``settings`` (shared by ``rebuild-index`` and ``serve``)."""
-    from embed.encoder import load_encoders
+    from embed.models.encoder import load_encoders
 
     encoder, second = load_encoders(settings)
     return rebuild_index(
@@ -142,8 +142,8 @@ def search(
         _fail("the query is empty")
     settings = _settings(vectors_dir=vectors, model=model)
     with user_errors():
-        from embed.encoder import load_encoders
-        from embed.search import Searcher
+        from embed.models.encoder import load_encoders
+        from embed.ranking.searcher import Searcher
 
         encoder, second = load_encoders(settings)
         searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
@@ -210,9 +210,10 @@ def eval_command(
 
 def run_eval(settings: EmbedSettings, sets: list[str], data: Path, workdir: Path) -> list[SetScore]:
     """Evaluate the named query sets with the configured models and ranking."""
-    from embed.encoder import load_encoders
-    from embed.evaluation import BENCHMARKS, QuerySet, benchmark_searcher, evaluate, read_jsonl
-    from embed.search import Searcher
+    from embed.evaluation.benchmarks import BENCHMARKS, benchmark_searcher
+    from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
+    from embed.models.encoder import load_encoders
+    from embed.ranking.searcher import Searcher
 
     encoder, second = load_encoders(settings)
     scores = []

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from embed.search import Searcher, SearchResult
+from embed.ranking.searcher import Searcher, SearchResult
 
 logger = logging.getLogger(__name__)
 

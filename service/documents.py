@@ -9,8 +9,8 @@ from urllib.parse import unquote
 
 from fastapi import HTTPException, status
 
-from embed.chunking import Chunk
-from embed.search import Searcher
+from embed.ingest.chunking import Chunk
+from embed.ranking.searcher import Searcher
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from embed.encoder import Encoder, TextEncoder
-from embed.ranking import RankingConfig
-from embed.search import Searcher, SearchResult
-from embed.store import StoreError, current_build, load_index
+from embed.index.store import StoreError, current_build, load_index
+from embed.models.encoder import Encoder, TextEncoder
+from embed.ranking.fusion import RankingConfig
+from embed.ranking.searcher import Searcher, SearchResult
 from service.batching import DEFAULT_WINDOW_S, QueryBatcher
 
 logger = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from embed.build import rebuild_index
-from embed.config import EmbedSettings
-from embed.encoder import Encoder, TextEncoder, load_encoders
-from embed.search import Searcher
+from embed.index.build import rebuild_index
+from embed.models.encoder import Encoder, TextEncoder, load_encoders
+from embed.ranking.searcher import Searcher
+from embed.settings import EmbedSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

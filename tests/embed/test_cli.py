@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from embed.store import LOCK_FILE
+from embed.index.store import LOCK_FILE
 
 XLSEARCH = str(Path(sys.executable).parent / "xlsearch")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from embed.build import rebuild_index
-from embed.encoder import Encoder, TextEncoder
+from embed.index.build import rebuild_index
+from embed.models.encoder import Encoder, TextEncoder
 from service.app import create_app
 from service.settings import ServiceSettings
 

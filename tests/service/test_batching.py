@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embed.search import QueryEmbeddings, Searcher
+from embed.ranking.searcher import QueryEmbeddings, Searcher
 from service.batching import QueryBatcher
 
 

@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from embed.store import current_build
+from embed.index.store import current_build
 from service.cli import app
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from embed.store import CURRENT, current_build
+from embed.index.store import CURRENT, current_build
 from service.settings import ServiceSettings
 from tests.service.conftest import make_settings
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from embed.chunking import Chunk
-from embed.search import SearchResult
+from embed.ingest.chunking import Chunk
+from embed.ranking.searcher import SearchResult
 from service.highlight import split_at_match
 
 TEXT = "The council met in Bishkek. Beekeepers sold honey. The delegates left."

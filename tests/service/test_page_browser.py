@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
-from embed.encoder import Encoder, TextEncoder
+from embed.models.encoder import Encoder, TextEncoder
 from service.app import create_app
 from tests.conftest import ROOT
 from tests.service.conftest import free_port, make_settings

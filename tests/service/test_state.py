@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from embed.encoder import Encoder, TextEncoder
-from embed.store import CURRENT, current_build
+from embed.index.store import CURRENT, current_build
+from embed.models.encoder import Encoder, TextEncoder
 from service.state import IndexState
 from tests.service.conftest import NEW_DOC_ID, NEW_DOC_QUERY
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from embed.layout import normalize_space
+from embed.ingest.layout import normalize_space
 from service.settings import ServiceSettings
 from tests.service.conftest import NEW_DOC_ID, make_settings
 

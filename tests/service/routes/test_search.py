@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from embed.layout import normalize_space
+from embed.ingest.layout import normalize_space
 
 BORTNIKOV_RU = "001_5bcb32c10d9a48df"
 BORTNIKOV_EN = "000_ede25ed87fc7c0a3"

@@ -1,0 +1,279 @@
+"""Turn seed files into :class:`Document` records, refusing what cannot be indexed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from embed.ingest.language import detect_language
+from embed.ingest.layout import parse_layout
+
+__all__ = [
+    "SIDECAR_KEYS",
+    "Document",
+    "SeedError",
+    "SeedScan",
+    "discover_seeds",
+    "read_document",
+    "source_digest",
+]
+
+logger = logging.getLogger(__name__)
+
+SEED_SUFFIX = ".txt"
+SIDECAR_SUFFIX = ".json"
+# Seeds larger than this are skipped with a warning: a news article is a few KiB, and a file of
+# tens of MiB (a dump, a log, a mistaken copy) would take minutes to embed and dominate results.
+MAX_SEED_BYTES = 4 * 1024 * 1024
+SIDECAR_KEYS = ("url", "publisher", "title", "date", "author", "lang")
+# Bump when reading the same bytes gives another Document (layout, language or sidecar rules):
+# a rebuild keeps the records of seeds whose source_digest it has seen, without reading them.
+READER_VERSION = 1
+_BOM = "\ufeff"
+# Text never holds more than a stray control character or two; a higher share
+# means a binary file that happens to decode as UTF-8.
+_MAX_CONTROL_SHARE = 0.05
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+class SeedError(Exception):
+    """A seed file that cannot be indexed; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One decoded seed with its metadata.
+
+    Attributes:
+        doc_id: Path relative to the seeds root, POSIX separators, no ``.txt``.
+        source: Path relative to the seeds root, POSIX separators, with ``.txt``.
+        text: The decoded file (UTF-8 BOM dropped); chunk offsets index into it.
+        sha256: Hex digest of the raw file bytes.
+        title: Title from the sidecar, else the first paragraph of the text.
+        date: ISO date or date-time from the sidecar or a ``date`` line, if any.
+        lang: ISO 639-1 language code, or ``"und"`` when it cannot be told.
+        url: Source URL from the sidecar, if any.
+        publisher: Publisher from the sidecar, if any.
+        author: Author from the sidecar or a trailing byline, if any.
+    """
+
+    doc_id: str
+    source: str
+    text: str
+    sha256: str
+    title: str
+    date: str | None
+    lang: str
+    url: str | None
+    publisher: str | None
+    author: str | None
+
+
+class SeedScan(NamedTuple):
+    """Result of :func:`discover_seeds`: seeds to read and paths refused."""
+
+    paths: list[Path]
+    skipped: list[tuple[Path, str]]
+
+
+def discover_seeds(root: Path) -> SeedScan:
+    """List the ``*.txt`` seeds under ``root``, recursively and in sorted order.
+
+    Symlinked directories are not descended into, and a file whose resolved
+    path leaves ``root`` is skipped (and logged) rather than returned, so no
+    caller can be tricked into reading outside the corpus.
+
+    Args:
+        root: The seeds directory.
+
+    Returns:
+        ``(paths, skipped)``; ``skipped`` pairs each refused path with a reason.
+
+    Raises:
+        SeedError: When ``root`` is not a directory.
+    """
+    if not root.is_dir():
+        raise SeedError(f"{root}: seeds root is not a directory")
+    real_root = root.resolve()
+    paths: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        for name in dirnames:
+            if (here / name).is_symlink():
+                skipped.append((here / name, "symlinked directory, not followed"))
+        for name in filenames:
+            if not name.endswith(SEED_SUFFIX):
+                continue
+            path = here / name
+            reason = _outside_reason(path, real_root)
+            if reason is None:
+                paths.append(path)
+            else:
+                skipped.append((path, reason))
+    paths.sort(key=lambda p: p.relative_to(root).as_posix())
+    skipped.sort(key=lambda item: item[0].as_posix())
+    for path, reason in skipped:
+        logger.warning("skipping %s: %s", path, reason)
+    return SeedScan(paths, skipped)
+
+
+def _outside_reason(path: Path, real_root: Path) -> str | None:
+    """Why ``path`` must not be read, or None when it is a file inside the root."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "broken or looping symlink"
+    if not real.is_relative_to(real_root):
+        return f"resolves outside the seeds root (to {real})"
+    if not real.is_file():
+        return "not a regular file"
+    return None
+
+
+def read_document(path: Path, root: Path) -> Document:
+    """Read, validate and describe one seed.
+
+    Args:
+        path: The ``.txt`` seed, inside ``root``.
+        root: The seeds directory; ids and sources are relative to it.
+
+    Returns:
+        The document, with metadata from its ``.json`` sidecar when present.
+
+    Raises:
+        SeedError: When the file is outside ``root``, unreadable, empty, binary,
+            not UTF-8, has no content, or its sidecar is malformed.
+    """
+    rel = _relative(path, root)
+    reason = _outside_reason(path, root.resolve())
+    if reason is not None:
+        raise SeedError(f"{rel}: {reason}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SeedError(f"{rel}: cannot be read ({exc.strerror or exc})") from exc
+    text = _decode(raw, rel)
+    layout = parse_layout(text)
+    if layout.heading is None:
+        raise SeedError(f"{rel}: no content besides metadata lines")
+    meta = _read_sidecar(path, root, rel)
+    lang = meta.get("lang") or detect_language(
+        "\n".join([layout.title, *(p.text for p in layout.paragraphs)])
+    )
+    doc_id = rel[: -len(SEED_SUFFIX)] if rel.endswith(SEED_SUFFIX) else rel
+    return Document(
+        doc_id=doc_id,
+        source=rel,
+        text=text,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        title=meta.get("title") or layout.title,
+        date=meta.get("date") or layout.date,
+        lang=lang,
+        url=meta.get("url"),
+        publisher=meta.get("publisher"),
+        author=meta.get("author") or layout.author,
+    )
+
+
+def source_digest(path: Path, root: Path) -> str | None:
+    """Identity of everything :func:`read_document` reads for ``path``: its place under
+    ``root``, its bytes, its sidecar's bytes (or their absence) and :data:`READER_VERSION`.
+
+    Equal digests read to equal documents, so a rebuild need not parse a seed whose digest it
+    has recorded (parsing is most of an unchanged rebuild's time on a large corpus).
+
+    Returns:
+        The hex digest, or ``None`` when the seed or its sidecar cannot be read this way (a
+        symlinked sidecar, an unreadable file): :func:`read_document` then decides and says why.
+    """
+    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    if sidecar.is_symlink():
+        return None
+    try:
+        parts = [str(READER_VERSION), _relative(path, root), _sha256(path)]
+        if sidecar.exists():
+            parts.append(_sha256(sidecar))
+    except (OSError, SeedError):
+        return None
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        # Mixed relative/absolute spellings of the same place.
+        try:
+            return path.absolute().relative_to(root.absolute()).as_posix()
+        except ValueError:
+            raise SeedError(f"{path}: not under the seeds root {root}") from None
+
+
+def _decode(raw: bytes, rel: str) -> str:
+    if not raw:
+        raise SeedError(f"{rel}: empty file")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SeedError(f"{rel}: UTF-16 encoded (byte-order mark found); re-save as UTF-8")
+    if b"\x00" in raw:
+        raise SeedError(f"{rel}: binary file (contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SeedError(f"{rel}: not valid UTF-8 (byte offset {exc.start})") from None
+    text = text.removeprefix(_BOM)
+    if not text.strip():
+        raise SeedError(f"{rel}: empty (whitespace only)")
+    controls = sum(
+        1 for ch in text if ch not in _TEXT_CONTROLS and unicodedata.category(ch) == "Cc"
+    )
+    if controls > _MAX_CONTROL_SHARE * len(text):
+        raise SeedError(f"{rel}: binary file ({controls} control characters)")
+    return text
+
+
+def _read_sidecar(path: Path, root: Path, rel: str) -> dict[str, str]:
+    """Metadata from ``<name>.json`` beside the seed; empty when there is none."""
+    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    if not sidecar.exists() and not sidecar.is_symlink():
+        return {}
+    name = _relative(sidecar, root)
+    reason = _outside_reason(sidecar, root.resolve())
+    if reason is not None:
+        raise SeedError(f"{name} (sidecar of {rel}): {reason}")
+    try:
+        data: Any = json.loads(sidecar.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SeedError(f"{name} (sidecar of {rel}): malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SeedError(f"{name} (sidecar of {rel}): expected a JSON object")
+    meta: dict[str, str] = {}
+    for key in SIDECAR_KEYS:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise SeedError(f"{name} (sidecar of {rel}): {key!r} must be a string or null")
+        if value.strip():
+            meta[key] = value.strip()
+    if "date" in meta:
+        try:
+            datetime.fromisoformat(meta["date"])
+        except ValueError:
+            raise SeedError(
+                f"{name} (sidecar of {rel}): 'date' is not an ISO date: {meta['date']!r}"
+            ) from None
+    if "lang" in meta:
+        meta["lang"] = meta["lang"].lower()
+    return meta

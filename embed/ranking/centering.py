@@ -1,0 +1,103 @@
+"""Language centering: takes the same-language preference out of cross-lingual scores.
+
+Multilingual encoders place texts of one language closer to each other than meaning alone
+would: a Russian query scores every Russian passage a little higher than its English
+equivalent. In a corpus of several languages that bias decides near ties, so a Russian
+paraphrase outranks the English passage that answers. Subtracting each language's mean vector
+from its passages removes the shared language component (Libovický et al., 2020, "On the
+Language Neutrality of Pre-trained Multilingual Representations"). For a query ``q`` and a
+passage ``p`` of language ``L`` the centred score is ``q·p − q·μ_L``: the raw cosine minus the
+query's mean cosine to all of ``L``'s passages, so the index itself is unchanged and the
+correction costs one small matrix product per query. The lexical channel has the same bias in a
+stronger form (a query's ordinary words match only passages of its own language) and gets the
+same correction: each BM25 score minus the query's mean BM25 score over the passage's language.
+A shift leaves the spread: among the passages of the query's language, its ordinary words still
+pick out same-topic paragraphs that a passage of another language cannot match, so the search
+also keeps only the terms found in two languages or more, when its candidates hold two
+languages (``Searcher._lexical_terms``).
+
+With a single language the offset is the same for every passage and the ranking does not move,
+so centering only starts when two languages have :data:`MIN_ROWS` passages each. Passages of
+undetermined language (``und``: mostly short ones) or of a language too rare to estimate (often
+a misdetection) join the language whose mean vector is nearest to theirs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from embed.ingest.language import UNDETERMINED
+
+MIN_ROWS = 10
+
+
+def language_groups(langs: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The language group of each row, for centering, and the number of groups.
+
+    Args:
+        langs: The detected language of each row.
+        vectors: The rows' embeddings (to place rows of undetermined or rare language).
+
+    Returns:
+        ``(groups, n)``, or ``None`` when fewer than two languages have ``MIN_ROWS`` rows.
+    """
+    counts = Counter(langs)
+    known = sorted(lang for lang, n in counts.items() if lang != UNDETERMINED and n >= MIN_ROWS)
+    if len(known) < 2:
+        return None
+    index = {lang: group for group, lang in enumerate(known)}
+    groups = np.array([index.get(lang, -1) for lang in langs], dtype=np.int64)
+    stray = groups < 0
+    if stray.any():
+        means = group_means(vectors, groups, len(known))
+        groups[stray] = np.argmax(vectors[stray] @ means.T, axis=1)
+    return groups, len(known)
+
+
+def group_means(vectors: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Mean vector of each group (rows with a negative group are left out; an empty group's
+    mean is zero)."""
+    means = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+    for group in range(n):
+        members = vectors[groups == group]
+        if len(members):
+            means[group] = members.mean(axis=0, dtype=np.float64)
+    return means
+
+
+class LanguageCentroids:
+    """Per-language mean vectors of one embedding array.
+
+    Args:
+        vectors: One row per passage (or sentence), L2-normalised.
+        groups: The language group of each row (see :func:`language_groups`).
+        n: How many groups there are.
+    """
+
+    def __init__(self, vectors: np.ndarray, groups: np.ndarray, n: int) -> None:
+        self.centroids = group_means(vectors, groups, n)
+
+    def offsets(self, query: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """``q·μ_L`` for the language group ``L`` of each row."""
+        return np.asarray((self.centroids @ query)[groups])
+
+
+def standardise(
+    values: np.ndarray, groups: np.ndarray, samples: Mapping[int, np.ndarray]
+) -> np.ndarray:
+    """Each value as a z-score within its group: minus the mean of the group's sample scores,
+    over their spread (a score that stands out as far in either language scores the same).
+
+    Args:
+        values: One score per row.
+        groups: The language group of each row; every group must have a sample.
+        samples: Scores of a sample of each group's passages, for the same query.
+    """
+    means = {group: float(sample.mean()) for group, sample in samples.items()}
+    spreads = {group: max(float(sample.std()), 1e-6) for group, sample in samples.items()}
+    mean = np.array([means[g] for g in groups.tolist()])
+    spread = np.array([spreads[g] for g in groups.tolist()])
+    return np.asarray((values - mean) / spread, dtype=np.float64)

