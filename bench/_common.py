@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from embed.util.tables import markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 QUERIES = ROOT / "bench" / "queries" / "seeds.jsonl"
@@ -58,10 +60,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
         return str(value)
 
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    return markdown_table(rows, cell)
 
 
 def free_port() -> int:
@@ -195,22 +194,30 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
     chosen by corpus size as rebuild does. Reused when ``vectors`` already holds one of
     ``rows`` chunks with token states, chunked by this version.
     """
-    from embed.index.bm25 import LEXICAL_DIR, LexicalIndex
-    from embed.index.build import CHUNKER_VERSION
+    from embed.index import format as build_format
+    from embed.index.bm25 import LexicalIndex
     from embed.index.faiss_index import build_faiss_index
-    from embed.index.store import EMBEDDINGS, StoredChunk, current_build, read_manifest, write_build
-    from embed.index.token_store import OFFSETS, SCALES, STATES, manifest_entry
+    from embed.index.format import (
+        EMBEDDINGS,
+        LEXICAL_DIR,
+        SECOND_EMBEDDINGS,
+        SECOND_SENTENCE_EMBEDDINGS,
+        SENTENCE_EMBEDDINGS,
+        SENTENCE_SPANS,
+        TOKEN_OFFSETS,
+        TOKEN_SCALES,
+        TOKEN_STATES,
+        TRANSLATIONS,
+    )
+    from embed.index.store import StoredChunk, current_build, read_manifest, write_build
     from embed.ingest.chunking import Chunk, match_spans
 
-    tokens_info = manifest_entry(encoder.token_layer)
+    expected = build_format.expected_spec(encoder, second)
     live = current_build(vectors)
     if live is not None:
         manifest = read_manifest(live)
-        if (
-            manifest["counts"]["chunks"] == rows
-            and manifest.get("tokens") == tokens_info
-            and manifest.get("chunking", {}).get("version") == CHUNKER_VERSION
-        ):
+        current = build_format.compatibility(manifest, expected)
+        if manifest.counts.chunks == rows and current.tokens and current.chunking:
             return live
     rng = random.Random(0)
     pool = seed_sentences()
@@ -231,33 +238,31 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
     matrix = clustered_unit_vectors(rows, encoder.dimension, seed=1)
     arrays = {
         EMBEDDINGS: matrix,
-        "sentence_spans": np.asarray(spans, dtype=np.int32),
-        "sentence_embeddings": clustered_unit_vectors(len(spans), encoder.dimension, seed=2),
+        SENTENCE_SPANS: np.asarray(spans, dtype=np.int32),
+        SENTENCE_EMBEDDINGS: clustered_unit_vectors(len(spans), encoder.dimension, seed=2),
     }
-    second_info = None
     if second is not None:
-        arrays["second_embeddings"] = clustered_unit_vectors(rows, dim2, seed=3)
-        arrays["second_sentence_embeddings"] = clustered_unit_vectors(len(spans), dim2, seed=4)
-        second_info = {"name": second.name, "checksum": second.checksum, "dimension": dim2}
-    states_file, arrays[SCALES], arrays[OFFSETS] = _random_token_states(vectors, chunks, encoder)
-    index, spec = build_faiss_index(matrix)
+        arrays[SECOND_EMBEDDINGS] = clustered_unit_vectors(rows, dim2, seed=3)
+        arrays[SECOND_SENTENCE_EMBEDDINGS] = clustered_unit_vectors(len(spans), dim2, seed=4)
+    states_file, arrays[TOKEN_SCALES], arrays[TOKEN_OFFSETS] = _random_token_states(
+        vectors, chunks, encoder
+    )
+    index, description = build_faiss_index(matrix)
     lexical = LexicalIndex.build([c.chunk.text for c in chunks])
     documents = {c.chunk.doc_id: {"doc_id": c.chunk.doc_id, "title": c.chunk.title} for c in chunks}
-    manifest = {
-        "model": encoder.info.to_dict(),
-        "second_model": second_info,
-        "tokens": tokens_info,
-        "index": spec,
-        "chunking": {"version": CHUNKER_VERSION, "max_tokens": encoder.max_tokens},
-        "counts": {"documents": len(documents), "chunks": rows, "sentences": len(spans)},
-        "languages": sorted({c.chunk.lang for c in chunks}),
-        "synthetic": "seed sentences recombined in pairs; clustered random unit vectors; "
-        "random unit token states, as many as e5 makes of each text",
-    }
+    spec = build_format.BuildSpec(
+        model=build_format.ModelEntry(**encoder.info.to_dict()),
+        second_model=expected.second_model,
+        tokens=expected.tokens,
+        index=build_format.IndexSpec(**description),
+        chunking=expected.chunking,
+        counts=build_format.Counts(documents=len(documents), chunks=rows, sentences=len(spans)),
+        languages=sorted({c.chunk.lang for c in chunks}),
+    )
     return write_build(
         vectors, index=index, arrays=arrays, chunks=chunks, documents=documents,
-        manifest=manifest, tables={"translations": []}, writers={LEXICAL_DIR: lexical.save},
-        written={f"{STATES}.npy": states_file},
+        spec=spec, tables={TRANSLATIONS: []}, writers={LEXICAL_DIR: lexical.save},
+        written={f"{TOKEN_STATES}.npy": states_file},
     )  # fmt: skip
 
 
@@ -271,8 +276,8 @@ def _random_token_states(
     Returns:
         The scratch file of the int8 codes, the scales and the offsets.
     """
+    from embed.index.format import TOKEN_STATES
     from embed.index.store import scratch_path, write_stacked
-    from embed.index.token_store import STATES
     from embed.models.tokens import QuantisedTokens
 
     overhead = encoder.count_tokens("")  # prompt and special tokens
@@ -287,6 +292,6 @@ def _random_token_states(
         quantised = QuantisedTokens.quantise(states)
         codes.append(quantised.codes)
         scales.append(quantised.scales)
-    path = scratch_path(vectors, f"{STATES}.npy")
+    path = scratch_path(vectors, f"{TOKEN_STATES}.npy")
     write_stacked(path, codes, encoder.dimension, np.int8)
     return path, np.concatenate(scales), np.concatenate([[0], np.cumsum(lengths)])

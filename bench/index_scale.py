@@ -71,7 +71,7 @@ def main() -> None:
         sha256s.append(time.perf_counter() - started)
     loading: list[dict[str, Any]] = [
         {"step": f"load_index ({size_gb:.1f} GB)", "seconds": statistics.median(loads)},
-        {"step": f"of which checksums ({data.manifest['checksum']})",
+        {"step": f"of which checksums ({data.manifest.checksum})",
          "seconds": statistics.median(checks)},
         {"step": "SHA-256 of the same files", "seconds": statistics.median(sha256s)},
     ]  # fmt: skip
@@ -87,7 +87,7 @@ def main() -> None:
             primary = np.ascontiguousarray(primary)
             index = faiss.IndexFlatIP(primary.shape[1])
             index.add(primary)
-        kind = data.manifest["index"]["type"] if n >= len(langs) else "Flat"
+        kind = data.manifest.index.type if n >= len(langs) else "Flat"
         args_n = (langs[:n], index, primary, [e[:n] for e in extra], docs[:n], tokens)
         started = time.perf_counter()
         candidates = find_candidates(langs[:n], index, primary)

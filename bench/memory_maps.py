@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 from _common import bench_indexes, header, percentiles, seed_queries, table
 
-from embed.index.token_store import STATES
+from embed.index.format import TOKEN_STATES
+from embed.index.local import LocalIndex
+from embed.index.store import load_index
 from embed.models.encoder import load_encoders
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings
@@ -40,11 +42,14 @@ def main() -> None:
     queries = seed_queries()
     rows: list[dict[str, Any]] = []
     for name, vectors in bench_indexes(args.workdir, args.rows, encoder, second):
-        searchers = {"mapped": Searcher.load(vectors, encoder, second)}
-        copied = searchers["copied"] = Searcher.load(vectors, encoder, second)
-        for array, stored in copied.data.arrays.items():
-            if array != STATES:
-                copied.data.arrays[array] = np.array(stored)
+        copied = load_index(vectors)
+        for array, stored in copied.arrays.items():
+            if array != TOKEN_STATES:
+                copied.arrays[array] = np.array(stored)
+        searchers = {
+            "mapped": Searcher.load(vectors, encoder, second),
+            "copied": Searcher(LocalIndex(copied), encoder, second),
+        }
         samples: dict[str, list[float]] = {key: [] for key in searchers}
         for searcher in searchers.values():
             for query in queries:

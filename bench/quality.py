@@ -23,13 +23,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from embed.cli import format_table, run_eval
+from embed.cli import run_eval
 from embed.evaluation.benchmarks import BENCHMARKS, benchmark_searcher, write_corpus
 from embed.evaluation.metrics import evaluate
 from embed.index.build import rebuild_index
 from embed.models.encoder import Encoder, load_encoders
 from embed.ranking.fusion import DEFAULT_WEIGHTS, LEXICAL, TOKENS, RankingConfig
 from embed.settings import EmbedSettings
+from embed.util.tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
 
@@ -128,7 +129,7 @@ def main() -> None:
     for label, config in CONFIGS.items():
         fp32_scores[label] = scores(config)
         ablation.append({"ranking": label, **fp32_scores[label]})
-        print(format_table([ablation[-1]]).splitlines()[-1], flush=True)
+        print(markdown_table([ablation[-1]]).splitlines()[-1], flush=True)
     latencies = _latencies_ms(searchers[mixed], xquad_queries, CONFIGS)
     for row in ablation:
         row["query p50 ms"] = latencies[str(row["ranking"])]
@@ -146,7 +147,7 @@ def main() -> None:
     for label in compared:
         row = {"query backend": "onnx-int8", "ranking": label, **scores(CONFIGS[label])}
         backends.append(row)
-        print(format_table([row]).splitlines()[-1], flush=True)
+        print(markdown_table([row]).splitlines()[-1], flush=True)
     for searcher in searchers:
         searcher.encoder = encoder
 
@@ -178,15 +179,15 @@ def main() -> None:
             f"{os.cpu_count()} cores, Python {sys.version.split()[0]}). "
             "Default settings unless the row says otherwise; k=10.",
             "## Default configuration, every set and direction",
-            format_table(default_rows),
+            markdown_table(default_rows),
             "## Each channel's gain (cumulative) and cost",
-            format_table(ablation),
+            markdown_table(ablation),
             "## Query embedding: int8 against fp32 (ONNX Runtime)",
             "Passages are always embedded in fp32; only the query graph changes "
             "(`XLSEARCH_QUERY_BACKEND`).",
-            format_table(backends),
+            markdown_table(backends),
             "## Build cost of the second encoder",
-            format_table(build_rows),
+            markdown_table(build_rows),
         ]
     )
     args.out.write_text(text + "\n", encoding="utf-8")

@@ -18,49 +18,33 @@ the real models and reuse those vectors as they would their own:
 * ``one article added``: a new article named after the others (the live FAISS index grows);
   then ``added article removed``.
 
-Each row gives the wall time of the rebuild and the seconds spent in each step (functions of
-``embed.index.build`` wrapped with a timer for the run; ``rest`` is what no step accounts for).
+Each row gives the wall time of the rebuild and the seconds of each stage as the rebuild
+reports them (``BuildSummary.stages``: plan, embed, derive's faiss / alignment / bm25, write;
+``rest`` is the lock, pruning and what no stage accounts for).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _common import clustered_unit_vectors, header, seed_sentences, table
 
-import embed.index.build
-from embed.index.bm25 import LexicalIndex
 from embed.index.build import BuildSummary, rebuild_index
 from embed.models.encoder import Encoder, load_encoders
 from embed.models.usem import UsemEncoder
 from embed.settings import EmbedSettings
 
-# The steps of a rebuild, by their names in embed.index.build (LexicalIndex.build is wrapped apart).
-STEPS = (
-    "load_build",
-    "read_document",
-    "chunk_document",
-    "chunk_sources",
-    "sentence_table",
-    "embed_rows",
-    "stack_tokens",
-    "write_stacked",
-    "build_faiss_index",
-    "find_candidates",
-    "align_parallel",
-    "write_build",
-    "prune_builds",
-)
+# The stages of a rebuild, as BuildSummary.stages names them.
+STAGES = ("plan", "embed", "faiss", "alignment", "bm25", "write")
 
 
 class RandomVectorsEncoder(Encoder):
@@ -118,45 +102,16 @@ def write_corpus(seeds: Path, documents: int, paragraphs: int) -> list[Path]:
     return paths
 
 
-@contextlib.contextmanager
-def timed_steps() -> Iterator[dict[str, float]]:
-    """Seconds spent in each of :data:`STEPS` (and BM25) while the block runs."""
-    spent: dict[str, float] = defaultdict(float)
-
-    def wrap(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.perf_counter() - started
-
-        return timed
-
-    originals = {name: getattr(embed.index.build, name) for name in STEPS}
-    lexical_build = LexicalIndex.__dict__["build"]
-    for name, function in originals.items():
-        setattr(embed.index.build, name, wrap(name, function))
-    LexicalIndex.build = classmethod(wrap("LexicalIndex.build", lexical_build.__func__))  # type: ignore[method-assign,assignment]
-    try:
-        yield spent
-    finally:
-        for name, function in originals.items():
-            setattr(embed.index.build, name, function)
-        LexicalIndex.build = lexical_build  # type: ignore[method-assign]
-
-
 def run(label: str, build: Callable[[], BuildSummary]) -> dict[str, Any]:
-    with timed_steps() as spent:
-        started = time.perf_counter()
-        summary = build()
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    summary = build()
+    seconds = time.perf_counter() - started
     row: dict[str, Any] = {
         "rebuild": label, "chunks": summary.chunks, "embedded": summary.embedded,
         "seconds": seconds,
     }  # fmt: skip
-    row.update({name: spent.get(name, 0.0) for name in (*STEPS, "LexicalIndex.build")})
-    row["rest"] = seconds - sum(spent.values())
+    row.update({name: summary.stages.get(name, 0.0) for name in STAGES})
+    row["rest"] = seconds - sum(summary.stages.values())
     return row
 
 

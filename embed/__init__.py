@@ -1,0 +1,60 @@
+"""xlsearch's embedding, indexing and ranking: the public API.
+
+Build an index of a seeds folder and search it::
+
+    from embed import EmbedSettings, Searcher, load_encoders, rebuild_index
+
+    settings = EmbedSettings()
+    encoder, second = load_encoders(settings)
+    rebuild_index(settings.seeds_dir, settings.vectors_dir, encoder, second=second)
+    searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
+    for result in searcher.search("Who chaired the meeting in Bishkek?", k=3):
+        print(result.rank, result.chunk.doc_id, result.chunk.text)
+
+The stages, in the order data flows through them: :mod:`embed.ingest` (documents to chunks),
+:mod:`embed.models` (encoders), :mod:`embed.index` (builds), :mod:`embed.ranking` (queries).
+"""
+
+from embed.index.build import BuildError, BuildSummary, rebuild_index
+from embed.index.format import (
+    Compatibility,
+    Manifest,
+    ModelEntry,
+    ModelMismatchError,
+    SecondModelEntry,
+    StoreError,
+)
+from embed.index.store import current_build
+from embed.ingest.chunking import Chunk
+from embed.models.encoder import Encoder, TextEncoder, load_encoders
+from embed.models.install import ModelError
+from embed.ranking.fusion import RankingConfig
+from embed.ranking.query import QueryEmbeddings
+from embed.ranking.results import SearchResult, StoredDocument, Translation
+from embed.ranking.searcher import Searcher
+from embed.settings import EmbedSettings
+
+__all__ = [
+    "BuildError",
+    "BuildSummary",
+    "Chunk",
+    "Compatibility",
+    "EmbedSettings",
+    "Encoder",
+    "Manifest",
+    "ModelEntry",
+    "ModelError",
+    "ModelMismatchError",
+    "QueryEmbeddings",
+    "RankingConfig",
+    "SearchResult",
+    "Searcher",
+    "SecondModelEntry",
+    "StoreError",
+    "StoredDocument",
+    "TextEncoder",
+    "Translation",
+    "current_build",
+    "load_encoders",
+    "rebuild_index",
+]

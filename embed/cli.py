@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from embed.index.build import BuildError, BuildSummary, rebuild_index
-from embed.index.store import StoreError
+from embed.index.format import StoreError
 from embed.models.install import ModelError, install_default_model
 from embed.settings import EmbedSettings
+from embed.util.tables import markdown_table
+from embed.util.text import cyrillic_share
 
 if TYPE_CHECKING:
     from embed.evaluation.metrics import LabelledQuery, SetScore
@@ -161,16 +163,6 @@ def search(
         typer.echo(f"    {r.chunk.text[:300]}")
 
 
-def format_table(rows: list[dict[str, object]]) -> str:
-    """Rows of equal keys as a Markdown table (readable in a terminal and in RESULTS.md)."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 @app.command("eval")
 def eval_command(
     sets: Annotated[
@@ -202,7 +194,7 @@ def eval_command(
     if as_json:
         typer.echo(json.dumps([asdict(score) for score in scores], ensure_ascii=False))
         return
-    typer.echo(format_table(rows))
+    typer.echo(markdown_table(rows))
     for score in scores:
         for miss in score.misses[:5]:
             typer.echo(f"  not at rank 1 ({score.name} {score.direction}): {miss}", err=True)
@@ -243,8 +235,7 @@ def _by_direction(queries: list[LabelledQuery]) -> dict[str, list[LabelledQuery]
     groups: dict[str, list[LabelledQuery]] = {}
     for query in queries:
         # Short queries defeat statistical language ID; the script is what tells the direction.
-        cyrillic = sum("\u0400" <= ch <= "\u04ff" for ch in query.query)
-        source = "ru" if cyrillic > len(query.query) / 3 else "en"
+        source = "ru" if cyrillic_share(query.query) > 1 / 3 else "en"
         direction = f"{source}->{query.lang or 'any'}"
         groups.setdefault(direction, []).append(query)
     return dict(sorted(groups.items()))

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from embed.models.encoder import Encoder, TextEncoder, load_encoders
+from embed import Encoder, TextEncoder, load_encoders
 from service.metrics import Metrics, reload_counted
 from service.middleware import ServiceMiddleware, configure_logging
 from service.routes import admin, documents, health, pages, search

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from embed.ranking.searcher import Searcher, SearchResult
+from embed import Searcher, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -171,14 +171,7 @@ class QueryBatcher:
             part = embedded.rows(start, stop)
             try:
                 job.future.set_result(
-                    searcher.search_vectors(
-                        part.vectors,
-                        k=job.k,
-                        lang=job.lang,
-                        queries=job.queries,
-                        second=part.second,
-                        tokens=part.tokens,
-                    )
+                    searcher.search_vectors(part, k=job.k, lang=job.lang, queries=job.queries)
                 )
             except BaseException as exc:
                 job.future.set_exception(exc)

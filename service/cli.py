@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
+from embed import current_build
 from embed.cli import ModelOpt, SeedsOpt, VectorsOpt, app, run_rebuild, user_errors
-from embed.index.store import current_build
 from service.settings import ServiceSettings
 
 __all__ = ["app"]
@@ -37,7 +37,7 @@ def serve(
     """
     import uvicorn
 
-    from embed.models.encoder import load_encoders
+    from embed import load_encoders
     from service.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

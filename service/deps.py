@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
-from embed.ranking.searcher import Searcher
+from embed import Searcher
 from service.settings import ServiceSettings
 from service.state import IndexState
 

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote
 
 from fastapi import HTTPException, status
 
-from embed.ingest.chunking import Chunk
-from embed.ranking.searcher import Searcher
+from embed import Searcher, StoredDocument
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-@dataclass(frozen=True)
-class DocumentView:
-    """A stored document and its passages in reading order.
-
-    Attributes:
-        record: The document record kept in the build (title, date, lang, text, ...).
-        chunks: Its passages, title (paragraph 0) first.
-    """
-
-    record: dict[str, Any]
-    chunks: list[Chunk]
 
 
 def _leaves_root(candidate: str) -> bool:
@@ -58,18 +42,17 @@ def check_doc_id(doc_id: str) -> None:
         )
 
 
-def find_document(searcher: Searcher, doc_id: str) -> DocumentView:
+def find_document(searcher: Searcher, doc_id: str) -> StoredDocument:
     """The document ``doc_id`` of the searcher's index.
 
     Raises:
         HTTPException: 400 for an id that tries to leave the seeds folder, 404 for an unknown one.
     """
     check_doc_id(doc_id)
-    record = searcher.data.documents.get(doc_id)
-    if record is None:
+    found = searcher.document(doc_id)
+    if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail=f"no document {doc_id!r} in the index (ids are seed paths without '.txt')",
         )
-    chunks = [stored.chunk for stored in searcher.data.chunks if stored.chunk.doc_id == doc_id]
-    return DocumentView(record, chunks)
+    return found

@@ -5,7 +5,7 @@ Kept apart from the pages so that finer highlighting can replace it alone.
 
 from __future__ import annotations
 
-from embed.ranking.searcher import SearchResult
+from embed import SearchResult
 
 
 def split_at_match(result: SearchResult) -> tuple[str, str, str]:

@@ -38,10 +38,9 @@ class _IndexCollector(Collector):
         ready.add_metric([], 1.0 if searcher is not None else 0.0)
         if searcher is not None:
             chunks.add_metric([], float(len(searcher)))
-            docs.add_metric([], float(len(searcher.data.documents)))
-            built_at = searcher.manifest.get("built_at")
-            if isinstance(built_at, str):
-                built.add_metric([], datetime.fromisoformat(built_at).timestamp())
+            docs.add_metric([], float(searcher.document_count))
+            built_at = searcher.manifest.built_at
+            built.add_metric([], datetime.fromisoformat(built_at).timestamp())
         yield from (chunks, docs, built, ready)
 
 

@@ -210,6 +210,11 @@ class HealthResponse(BaseModel):
     second_model: ModelOut | None = Field(
         description="The second encoder whose vectors the index holds too, if any."
     )
+    stale: list[str] = Field(
+        description="Parts of the served build that this version makes differently (model, "
+        "second_model, tokens, chunking, lexical, alignment): it is ranked without them until "
+        "`xlsearch rebuild-index` makes them anew. Empty when the build is current."
+    )
     error: LoadErrorOut | None = Field(description="The last failure to load a newer index.")
 
 

@@ -8,8 +8,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request, status
 from starlette.datastructures import URL, URLPath
 
-from embed.ingest.chunking import Chunk
-from embed.ranking.searcher import Searcher, SearchResult
+from embed import Chunk, Searcher, SearchResult
 from service.schemas import Highlight, SearchHit, SourceRef, TranslationRef
 from service.settings import ServiceSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from embed.settings import EmbedSettings
+from embed import EmbedSettings
 
 DEFAULT_MAX_QUERY_CHARS = 1000
 

@@ -16,10 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from embed.index.store import StoreError, current_build, load_index
-from embed.models.encoder import Encoder, TextEncoder
-from embed.ranking.fusion import RankingConfig
-from embed.ranking.searcher import Searcher, SearchResult
+from embed import (
+    Encoder,
+    RankingConfig,
+    Searcher,
+    SearchResult,
+    StoreError,
+    TextEncoder,
+    current_build,
+)
 from service.batching import DEFAULT_WINDOW_S, QueryBatcher
 
 logger = logging.getLogger(__name__)
@@ -121,7 +126,7 @@ class IndexState:
         One query runs on it before it is returned, so that the first request does not pay for
         loading the models or what the searcher reads on first use.
         """
-        searcher = Searcher(load_index(self.vectors_dir), self.encoder, self.second, self.ranking)
+        searcher = Searcher.load(self.vectors_dir, self.encoder, self.second, self.ranking)
         self.search(searcher, ["warm-up"], 1, None)
         return searcher
 
@@ -138,7 +143,7 @@ class IndexState:
             What changed; on failure the old searcher stays and ``error`` says why.
         """
         with self._reload_lock:
-            previous = self.searcher.data.name if self.searcher is not None else None
+            previous = self.searcher.build if self.searcher is not None else None
             try:
                 build = current_build(self.vectors_dir)
             except (StoreError, OSError) as exc:
@@ -162,8 +167,8 @@ class IndexState:
             self.searcher = searcher
             self.loaded_at = _now()
             self.error = None
-            logger.info("now serving build %s (%d passages)", searcher.data.name, len(searcher))
-            return ReloadOutcome(True, searcher.data.name, previous, None)
+            logger.info("now serving build %s (%d passages)", searcher.build, len(searcher))
+            return ReloadOutcome(True, searcher.build, previous, None)
 
     def _failed(self, build: str | None, message: str, previous: str | None) -> ReloadOutcome:
         if self.error is None or (self.error.build, self.error.message) != (build, message):

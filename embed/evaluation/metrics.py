@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from embed.ranking.searcher import Searcher, SearchResult
+from embed.ranking.results import SearchResult
+from embed.ranking.searcher import Searcher
 
 CUTOFF = 10
 

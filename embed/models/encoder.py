@@ -18,6 +18,7 @@ import numpy as np
 
 from embed.models.install import ModelError, ModelInfo, resolve_model
 from embed.models.tokens import QuantisedTokens, content_tokens, prompt_length, token_layer
+from embed.util.arrays import l2_normalise
 
 if TYPE_CHECKING:
     from embed.models.onnx_runtime import OnnxQueryEncoder
@@ -238,8 +239,7 @@ class Encoder:
             with torch.inference_mode():
                 out = self.model(features)
             pooled = out["sentence_embedding"].float().numpy()
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            vectors[rows] = pooled / np.maximum(norms, 1e-12)
+            vectors[rows] = l2_normalise(pooled)
             hidden = out.get("all_layer_embeddings") if layer is not None else None
             if hidden is not None and keep is not None:
                 found = content_tokens(

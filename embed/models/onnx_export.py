@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from embed.models.onnx_runtime import TOKENS_OUTPUT
+from embed.util.files import replacing
 
 logger = logging.getLogger(__name__)
 
@@ -88,23 +87,6 @@ def remove_stale_exports(onnx_file: Path) -> list[Path]:
     return removed
 
 
-@contextmanager
-def _replacing(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``, renamed onto it when the block succeeds.
-
-    A crash or an error leaves ``target`` absent or whole, never half-written.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".onnx")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def export_onnx(model_folder: Path, target: Path, token_layer: int) -> Path:
     """Export the transformer of a sentence-transformers folder to ONNX, once.
 
@@ -143,7 +125,7 @@ def export_onnx(model_folder: Path, target: Path, token_layer: int) -> Path:
 
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
-    with _replacing(target) as tmp, torch.no_grad(), warnings.catch_warnings():
+    with replacing(target) as tmp, torch.no_grad(), warnings.catch_warnings():
         # The tracer warns that shape checks in the attention code become constants, and the
         # exporter that the position lookup becomes a gather; neither changes the function
         # (tests/embed/models/test_onnx.py compares other lengths and batch sizes with torch),
@@ -234,7 +216,7 @@ def quantize_onnx(source: Path, target: Path) -> Path:
         if node.op_type == "MatMul" and _FFN_OUTPUT.search(node.name)
     ]
     logger.info("quantizing %s to int8 at %s", source, target)
-    with _replacing(target) as tmp, _without_root_message(_PRE_PROCESS_ADVICE):
+    with replacing(target) as tmp, _without_root_message(_PRE_PROCESS_ADVICE):
         quantize_dynamic(
             source,
             tmp,

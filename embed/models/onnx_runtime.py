@@ -20,6 +20,7 @@ import numpy as np
 
 from embed.models.install import ModelError
 from embed.models.tokens import content_tokens, prompt_length
+from embed.util.arrays import l2_normalise
 
 # The graph's second output: the token states of the late-interaction layer.
 TOKENS_OUTPUT = "token_states"
@@ -112,6 +113,5 @@ class OnnxQueryEncoder:
         )
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        vectors = np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+        vectors = np.ascontiguousarray(l2_normalise(pooled), dtype=np.float32)
         return vectors, content_tokens(states, (mask > 0) & ~special, self.prompt_tokens)

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embed.util.arrays import l2_normalise
+
 # Where the token states are taken, as a fraction of the encoder's layers (8 of 12 for e5).
 DEPTH = 2 / 3
 
@@ -65,9 +67,7 @@ def content_tokens(states: np.ndarray, keep: np.ndarray, prompt_tokens: int) -> 
     rows = []
     for row in range(len(keep)):
         positions = np.flatnonzero(keep[row])[prompt_tokens:]
-        tokens = np.asarray(states[row, positions], dtype=np.float32)
-        norms = np.linalg.norm(tokens, axis=1, keepdims=True)
-        rows.append(tokens / np.maximum(norms, 1e-12))
+        rows.append(l2_normalise(np.asarray(states[row, positions], dtype=np.float32)))
     return rows
 
 

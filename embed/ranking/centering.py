@@ -14,7 +14,7 @@ same correction: each BM25 score minus the query's mean BM25 score over the pass
 A shift leaves the spread: among the passages of the query's language, its ordinary words still
 pick out same-topic paragraphs that a passage of another language cannot match, so the search
 also keeps only the terms found in two languages or more, when its candidates hold two
-languages (``Searcher._lexical_terms``).
+languages (:meth:`LanguageCorrection.lexical_terms`).
 
 With a single language the offset is the same for every passage and the ranking does not move,
 so centering only starts when two languages have :data:`MIN_ROWS` passages each. Passages of
@@ -26,12 +26,30 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from embed.index.backend import IndexBackend
+from embed.index.format import (
+    EMBEDDINGS,
+    SECOND_EMBEDDINGS,
+    SECOND_SENTENCE_EMBEDDINGS,
+    SENTENCE_EMBEDDINGS,
+)
 from embed.ingest.language import UNDETERMINED
 
 MIN_ROWS = 10
+# Passages per language whose MaxSim standardises the token channel (each costs a MaxSim per
+# query): fewer leave the spread too noisy, more change nothing (docs/ranking.md).
+TOKEN_SAMPLE = 16
+# The dense arrays whose scores are centred, and whether each holds spans (else chunks).
+_DENSE_ARRAYS = {
+    EMBEDDINGS: False,
+    SENTENCE_EMBEDDINGS: True,
+    SECOND_EMBEDDINGS: False,
+    SECOND_SENTENCE_EMBEDDINGS: True,
+}
 
 
 def language_groups(langs: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -101,3 +119,73 @@ def standardise(
     mean = np.array([means[g] for g in groups.tolist()])
     spread = np.array([spreads[g] for g in groups.tolist()])
     return np.asarray((values - mean) / spread, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LanguageCorrection:
+    """The language state of one index, made once when it is loaded.
+
+    Attributes:
+        groups: The language group of each chunk row (see :func:`language_groups`).
+        n: How many groups there are.
+        centroids: Per-language mean vectors of each dense array the index holds.
+        shared_terms: The BM25 terms found in passages of two groups or more (``None``
+            without a BM25 index).
+        token_samples: For each group, a fixed sample of its rows, whose MaxSim gives the
+            token channel's mean and spread in that language.
+    """
+
+    groups: np.ndarray
+    n: int
+    centroids: dict[str, LanguageCentroids]
+    shared_terms: np.ndarray | None
+    token_samples: list[np.ndarray]
+
+    @classmethod
+    def of(cls, backend: IndexBackend) -> LanguageCorrection | None:
+        """The correction for ``backend``'s passages; ``None`` when fewer than two languages
+        have enough of them for centering to matter."""
+        found = language_groups(
+            list(backend.chunk_languages()), backend.vectors(EMBEDDINGS, slice(None))
+        )
+        if found is None:
+            return None
+        groups, n = found
+        centroids = {}
+        for array, spans in _DENSE_ARRAYS.items():
+            if backend.has(array):
+                # A span takes the group of its chunk.
+                rows = groups[backend.span_rows()] if spans else groups
+                centroids[array] = LanguageCentroids(backend.vectors(array, slice(None)), rows, n)
+        lexical = backend.lexical
+        shared = lexical.languages_per_term(groups) > 1 if lexical is not None else None
+        return cls(groups, n, centroids, shared, _samples(groups, n))
+
+    def offsets(self, array: str, query: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+        """``q·μ_L`` of each row's language for the scores of ``array``, if it is centred."""
+        centroids = self.centroids.get(array)
+        return None if centroids is None else centroids.offsets(query, self.groups[rows])
+
+    def lexical_terms(self, rows: np.ndarray) -> np.ndarray | None:
+        """The terms BM25 may match for these candidates: the shared ones when they hold two
+        languages; all (``None``) when they hold one (a ``lang`` filter), as nothing then
+        competes across languages and a word of that language tells its passages apart."""
+        if len(np.unique(self.groups[rows])) < 2:
+            return None
+        return self.shared_terms
+
+    def lexical_offsets(self, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The query's mean BM25 score over each row's language; ``scores`` covers every
+        passage."""
+        means = group_means(scores[:, None], self.groups, self.n)[:, 0]
+        return np.asarray(means[self.groups[rows]])
+
+
+def _samples(groups: np.ndarray, n: int) -> list[np.ndarray]:
+    """Up to :data:`TOKEN_SAMPLE` rows of each language group, spread evenly."""
+    samples = []
+    for group in range(n):
+        members = np.flatnonzero(groups == group)
+        picks = np.linspace(0, len(members) - 1, min(len(members), TOKEN_SAMPLE))
+        samples.append(members[np.unique(picks.round().astype(np.int64))])
+    return samples

@@ -1,32 +1,53 @@
-"""Searcher: a loaded index plus the models that built it, answering ranked queries.
+"""The Searcher: a loaded index plus the models that built it, answering ranked queries.
 
-A query is embedded, FAISS returns the nearest chunks as candidates, and the candidates are
-re-scored by every enabled channel (see :mod:`embed.ranking.fusion`): the chunk vector, the chunk's
-best-matching sentence or clause, the same two with the second encoder, and BM25 over a
-script-neutral form of the text. The parallel passages (translations) of the candidates are
-scored too, and a passage ranks as high as the better of itself and its translation: a question
-answered plainly by an English paragraph finds the Russian paragraph that says the same. The
-final score orders the results; each result keeps its per-channel scores, the offsets of its
-best-matching sentence or clause and its parallel passages in other languages.
+A query goes through a pipeline of small stages, each in its own module:
+
+1. embed: the encoders make the query's vectors and token states (:mod:`embed.ranking.query`);
+2. candidates: the index's nearest passages (:meth:`~embed.index.backend.IndexBackend.candidates`),
+   and their parallel passages (:mod:`embed.ranking.translations`);
+3. channels: each scores the candidates one way (:mod:`embed.ranking.channels`), less the
+   language offset of each passage (:mod:`embed.ranking.centering`);
+4. fusion: the channels' normalised scores, weighted and summed (:mod:`embed.ranking.fusion`);
+5. tokens: the head of that list re-scored token by token (:mod:`embed.ranking.tokens`);
+6. translations: each passage ranks as high as the better of itself and its translation;
+7. results: the ranked passages with their scores, highlights and translations
+   (:mod:`embed.ranking.results`).
+
+The design and what each stage gains and costs: docs/ranking.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import numpy as np
 
-from embed.index.bm25 import LEXICAL_DIR, LexicalIndex
-from embed.index.store import IndexData, StoreError, load_index
-from embed.index.token_store import STATES, TokenStates, manifest_entry
-from embed.ingest.chunking import Chunk
+from embed.index.backend import Candidates, IndexBackend, open_backend
+from embed.index.format import (
+    EMBEDDINGS,
+    SECOND_EMBEDDINGS,
+    SECOND_SENTENCE_EMBEDDINGS,
+    SENTENCE_EMBEDDINGS,
+    Compatibility,
+    Manifest,
+    ModelMismatchError,
+    compatibility,
+    expected_spec,
+)
 from embed.models.encoder import Encoder, TextEncoder
-from embed.ranking.centering import LanguageCentroids, group_means, language_groups, standardise
+from embed.ranking.centering import LanguageCorrection
+from embed.ranking.channels import (
+    CandidateSet,
+    Channel,
+    ChannelScores,
+    LexicalChannel,
+    SentenceChannel,
+    VectorChannel,
+)
 from embed.ranking.fusion import (
     DENSE,
     DENSE_SENTENCE,
@@ -36,139 +57,55 @@ from embed.ranking.fusion import (
     TOKENS,
     RankingConfig,
     fuse,
-    normalise,
 )
+from embed.ranking.query import Query, QueryEmbeddings
+from embed.ranking.results import SearchResult, StoredDocument
+from embed.ranking.tokens import TokenReranker
+from embed.ranking.translations import best_of_translations, counterparts, with_counterparts
 
 logger = logging.getLogger(__name__)
 
-# The dense channels and the arrays they score against.
-_CHANNEL_ARRAYS = {
-    DENSE: "embeddings",
-    DENSE_SENTENCE: "sentence_embeddings",
-    SECOND: "second_embeddings",
-    SECOND_SENTENCE: "second_sentence_embeddings",
-}
-
-# Passages per language whose MaxSim standardises the token channel (each costs a MaxSim per
-# query). On XQuAD-dev mixed, 16 and 32 gave the same hit@1 within 0.2 points; 8 left the
-# spread too noisy (Russian questions 0.878 against 0.903).
-_TOKEN_SAMPLE = 16
-
-# With a language filter, look this many times deeper before filtering, so that a language
-# holding a minority of the passages still fills the candidate list.
-_FILTER_DEPTH = 8
-
-
-class QueryEmbeddings(NamedTuple):
-    """What the encoders make of a batch of queries, row ``i`` for query ``i``.
-
-    Attributes:
-        vectors: Primary-encoder query vectors.
-        second: Second-encoder vectors, or ``None`` when no second-encoder channel is on.
-        tokens: Each query's token states for the late-interaction channel, or ``None``
-            when it is off.
-    """
-
-    vectors: np.ndarray
-    second: np.ndarray | None = None
-    tokens: list[np.ndarray] | None = None
-
-    def rows(self, start: int, stop: int) -> QueryEmbeddings:
-        """The embeddings of queries ``start`` to ``stop``."""
-        return QueryEmbeddings(
-            self.vectors[start:stop],
-            None if self.second is None else self.second[start:stop],
-            None if self.tokens is None else self.tokens[start:stop],
-        )
-
-
-class ModelMismatchError(StoreError):
-    """The index was built with a different model than the one offered to search it."""
-
-
-@dataclass(frozen=True)
-class Translation:
-    """A passage in another language that says the same thing.
-
-    Attributes:
-        chunk: The counterpart passage.
-        score: Mean cosine between the two passages over the encoders.
-    """
-
-    chunk: Chunk
-    score: float
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One ranked passage.
-
-    Attributes:
-        rank: 1-based position in the result list.
-        score: The fused ranking score (a weighted sum of per-channel z-scores, or of RRF
-            scores), or its translation's when that is higher; comparable within one result
-            list only.
-        chunk: The passage and its metadata.
-        scores: Raw score per channel (cosines for dense channels, BM25 for ``lexical``).
-        highlights: ``(begin, end)`` offsets in ``chunk.text`` of the best-matching sentence
-            or clause.
-        translations: Parallel passages in other languages.
-    """
-
-    rank: int
-    score: float
-    chunk: Chunk
-    scores: dict[str, float] = field(default_factory=dict)
-    highlights: list[tuple[int, int]] = field(default_factory=list)
-    translations: list[Translation] = field(default_factory=list)
-
-
-def _check_model(data: IndexData, key: str, encoder: TextEncoder) -> None:
-    recorded = data.manifest.get(key) or {}
-    if recorded.get("checksum") != encoder.checksum:
-        raise ModelMismatchError(
-            f"index {data.path} was built with model {recorded.get('name')!r} "
-            f"(checksum {str(recorded.get('checksum'))[:12]}), not with {encoder.name!r} "
-            f"(checksum {encoder.checksum[:12]}); rebuild the index or use that model"
-        )
-
 
 class Searcher:
-    """Answers queries against one loaded index.
+    """Answers queries against one index.
 
     Args:
-        data: A loaded build (see :func:`embed.index.store.load_index`).
+        backend: The index (see :func:`embed.index.backend.open_backend`).
         encoder: The primary model; its checksum must match the one recorded in the build.
-        second: The second encoder, if the build has its vectors and the ranking uses it.
+        second: The second encoder, used when the build has its vectors.
         ranking: Candidate depth, fusion method and channel weights.
 
     Raises:
-        ModelMismatchError: If an encoder is not the model that built ``data``.
+        ModelMismatchError: If an encoder is not the model that built the index.
     """
 
     def __init__(
         self,
-        data: IndexData,
+        backend: IndexBackend,
         encoder: Encoder,
         second: TextEncoder | None = None,
         ranking: RankingConfig | None = None,
     ) -> None:
-        _check_model(data, "model", encoder)
-        if second is not None and "second_embeddings" in data.arrays:
-            _check_model(data, "second_model", second)
-        else:
+        if second is not None and not backend.has(SECOND_EMBEDDINGS):
             second = None
-        self.data = data
+        manifest = backend.manifest
+        expected = expected_spec(encoder, second)
+        if second is None:
+            # Serving without the second encoder is a choice, not a stale build.
+            expected = dataclasses.replace(expected, second_model=manifest.second_model)
+        self.compatibility: Compatibility = compatibility(manifest, expected)
+        """Which parts of the build these models and this version would make the same way."""
+        if not self.compatibility.model:
+            raise _mismatch(backend, manifest.model.name, manifest.model.checksum, encoder)
+        if second is not None and not self.compatibility.second_model:
+            recorded = manifest.second_model
+            name, checksum = (recorded.name, recorded.checksum) if recorded else (None, None)
+            raise _mismatch(backend, name, checksum, second)
+        self.backend = backend
         self.encoder = encoder
         self.second = second
         self.ranking = ranking or RankingConfig()
-        self.languages: frozenset[str] = frozenset(c.chunk.lang for c in data.chunks)
-        self._lang_of = np.array([c.chunk.lang for c in data.chunks], dtype=object)
-        spans = data.arrays.get("sentence_spans", np.zeros((0, 3), dtype=np.int32))
-        # Sentences are stored grouped by chunk row: [first[row], first[row + 1]) are row's.
-        self._spans = spans
-        self._first = np.searchsorted(spans[:, 0], np.arange(len(data.chunks) + 1))
-        self._translations: list[list[list[float]]] = data.tables.get("translations", [])
+        self.languages: frozenset[str] = frozenset(backend.chunk_languages().tolist())
 
     @classmethod
     def load(
@@ -179,154 +116,88 @@ class Searcher:
         ranking: RankingConfig | None = None,
     ) -> Searcher:
         """Load the live index of ``vectors_dir`` and check it against the encoders."""
-        return cls(load_index(vectors_dir), encoder, second, ranking)
+        return cls(open_backend("local", vectors_dir), encoder, second, ranking)
 
     @property
-    def manifest(self) -> dict[str, Any]:
-        return self.data.manifest
+    def build(self) -> str:
+        """The name of the build being searched."""
+        return self.backend.name
+
+    @property
+    def manifest(self) -> Manifest:
+        """What the build holds and how it was made."""
+        return self.backend.manifest
+
+    @property
+    def document_count(self) -> int:
+        """How many documents the index holds."""
+        return len(self.backend.documents)
 
     def __len__(self) -> int:
-        return len(self.data.chunks)
+        return len(self.backend)
 
-    @cached_property
-    def _lexical(self) -> LexicalIndex | None:
-        folder = self.data.path / LEXICAL_DIR
-        return LexicalIndex.load(folder) if folder.is_dir() else None
-
-    @cached_property
-    def _centering(self) -> tuple[np.ndarray, int, dict[str, LanguageCentroids]] | None:
-        """Each chunk's language group, the number of groups and the centroids per dense
-        array; ``None`` when the corpus is not multilingual enough for centering to matter."""
-        found = language_groups([c.chunk.lang for c in self.data.chunks], self.data.embeddings)
-        if found is None:
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """A document of the index and its passages in reading order (``None``: unknown)."""
+        record = self.backend.documents.get(doc_id)
+        if record is None:
             return None
-        groups, n = found
-        centroids = {}
-        for array in _CHANNEL_ARRAYS.values():
-            if array in self.data.arrays:
-                # Sentence arrays: each sentence takes the group of its chunk.
-                rows = self._spans[:, 0] if "sentence" in array else slice(None)
-                centroids[array] = LanguageCentroids(self.data.arrays[array], groups[rows], n)
-        return groups, n, centroids
-
-    @property
-    def _language_correction(self) -> tuple[np.ndarray, int, dict[str, LanguageCentroids]] | None:
-        """:attr:`_centering` when the ranking corrects for languages (``center_languages``),
-        else ``None``."""
-        return self._centering if self.ranking.center_languages else None
-
-    @cached_property
-    def _shared_terms(self) -> np.ndarray | None:
-        """The BM25 terms found in passages of two languages or more, in a multilingual corpus.
-
-        A term of one language only (an ordinary word: "commitment", "приверженность") can
-        match only passages of the query's own language, so it measures language as much as
-        relevance; names, numbers and acronyms written alike in both languages remain. On
-        XQuAD-dev mixed, over 90% of the cross-language misses had BM25 favour the same-language
-        paragraph; keeping shared terms only took hit@1 from 0.885 / 0.880 to 0.902 / 0.896.
-        """
-        if self._centering is None or self._lexical is None:
-            return None
-        return self._lexical.languages_per_term(self._centering[0]) > 1
-
-    def _lexical_terms(self, rows: np.ndarray) -> np.ndarray | None:
-        """The terms BM25 may match for these candidates: the shared ones when they hold two
-        languages; all when they hold one (a ``lang`` filter), as nothing then competes
-        across languages and a word of that language tells its passages apart."""
-        correction = self._language_correction
-        if correction is None or len(np.unique(correction[0][rows])) < 2:
-            return None
-        return self._shared_terms
-
-    @cached_property
-    def _token_samples(self) -> list[np.ndarray]:
-        """Up to :data:`_TOKEN_SAMPLE` passage rows of each language group, spread evenly."""
-        assert self._centering is not None
-        groups, n, _ = self._centering
-        samples = []
-        for group in range(n):
-            members = np.flatnonzero(groups == group)
-            picks = np.linspace(0, len(members) - 1, min(len(members), _TOKEN_SAMPLE))
-            samples.append(members[np.unique(picks.round().astype(np.int64))])
-        return samples
-
-    def _centred(
-        self,
-        channels: dict[str, np.ndarray],
-        rows: np.ndarray,
-        embedded: QueryEmbeddings,
-        lexical: np.ndarray | None,
-    ) -> dict[str, np.ndarray]:
-        """Each channel minus the query's mean score over the passage's language.
-
-        For the dense channels that is ``q·μ_L`` (see :mod:`embed.ranking.centering`); for BM25,
-        whose
-        ordinary words match only passages of the query's own language, the mean of
-        ``lexical`` (the query's score of every passage) over each language.
-        """
-        correction = self._language_correction
-        if correction is None:
-            return channels
-        groups, n, by_array = correction
-        languages = groups[rows]
-        centred = dict(channels)
-        for channel, values in channels.items():
-            centroids = by_array.get(_CHANNEL_ARRAYS.get(channel, ""))
-            vector = embedded.second if channel in (SECOND, SECOND_SENTENCE) else embedded.vectors
-            if centroids is not None and vector is not None:
-                centred[channel] = values - centroids.offsets(vector, languages)
-        if lexical is not None and LEXICAL in channels:
-            means = group_means(lexical[:, None], groups, n)[:, 0]
-            centred[LEXICAL] = channels[LEXICAL] - means[languages]
-        return centred
-
-    def _with_tokens(
-        self,
-        fused: np.ndarray,
-        scored: np.ndarray,
-        embedded: QueryEmbeddings,
-        channels: dict[str, np.ndarray],
-    ) -> np.ndarray:
-        """``fused`` plus the token channel, which re-scores the best ``token_depth`` rows.
-
-        MaxSim costs a product per passage token, so, as ColBERT does as a re-ranker, it scores
-        only the head of the list the other channels made; the rows below get the lowest
-        normalised score of the head. In a corpus of several languages each passage's MaxSim
-        is standardised by the query's mean and spread over a fixed sample of passages of its
-        language (MaxSim is not linear in the passages, so no centroid gives them): a query
-        token meets a token of its own language at a cosine near 1 and its translation far
-        lower, and how widely one language's passages spread depends on how varied they are,
-        so the languages differ in both. Centering alone took XQuAD-dev mixed to
-        0.902 / 0.896 hit@1, dividing by the spread too to 0.913 / 0.903. The raw MaxSim of
-        the head rows is added to ``channels`` (NaN below the head).
-        """
-        states, weight = self._token_states, self._weight(TOKENS)
-        if embedded.tokens is None or states is None or not weight:
-            return fused
-        query = embedded.tokens[0]
-        head = np.argsort(-fused, kind="stable")[: self.ranking.token_depth]
-        raw = states.maxsim(query, scored[head])
-        values = raw
-        correction = self._language_correction
-        if correction is not None:
-            languages = correction[0][scored[head]]
-            present = np.unique(languages)
-            # A scaling shared by the whole head changes neither z-scores nor ranks: the
-            # statistics are needed only when the head holds two languages, and only theirs.
-            if len(present) > 1:
-                samples = {
-                    g: states.maxsim(query, self._token_samples[g]) for g in present.tolist()
-                }
-                values = standardise(raw, languages, samples)
-        head_scores = normalise(values, self.ranking.fusion)
-        added = np.full(len(fused), head_scores.min())
-        added[head] = head_scores
-        channels[TOKENS] = np.full(len(fused), np.nan)
-        channels[TOKENS][head] = raw
-        return fused + weight * added
+        rows = self.backend.document_rows(doc_id)
+        return StoredDocument(record, [self.backend.chunk(row) for row in rows])
 
     def _weight(self, channel: str) -> float:
         return self.ranking.weights.get(channel, 0.0)
+
+    @cached_property
+    def _correction(self) -> LanguageCorrection | None:
+        """The index's language correction, when the ranking corrects for languages."""
+        return LanguageCorrection.of(self.backend) if self.ranking.center_languages else None
+
+    @cached_property
+    def _tokens(self) -> TokenReranker | None:
+        """The token re-ranker, when the channel is on and the build's states are usable."""
+        if not self._weight(TOKENS):
+            return None
+        states = self.backend.token_states
+        if states is None or not self.compatibility.tokens:
+            if self.encoder.token_layer is not None:
+                # A build of an earlier version serves on, ranked without the channel.
+                logger.warning(
+                    "build %s has no token states of this version (it has %s, this version "
+                    "takes layer %s): the token channel is off until `xlsearch rebuild-index`",
+                    self.build, self.manifest.tokens, self.encoder.token_layer,
+                )  # fmt: skip
+            return None
+        return TokenReranker(
+            states, self._weight(TOKENS), self.ranking.token_depth, self.ranking.fusion,
+            self._correction,
+        )  # fmt: skip
+
+    @cached_property
+    def _channels(self) -> list[Channel]:
+        """The channels fused, in a fixed order."""
+        backend, correction = self.backend, self._correction
+        found: list[Channel] = [VectorChannel(DENSE, backend, EMBEDDINGS, False, correction)]
+        if self._weight(DENSE_SENTENCE):
+            found.append(self._highlights)
+        if self.second is not None:
+            found.append(VectorChannel(SECOND, backend, SECOND_EMBEDDINGS, True, correction))
+            if self._weight(SECOND_SENTENCE):
+                found.append(
+                    SentenceChannel(
+                        SECOND_SENTENCE, backend, SECOND_SENTENCE_EMBEDDINGS, True, correction
+                    )
+                )
+        if self._weight(LEXICAL):
+            found.append(LexicalChannel(LEXICAL, backend, correction))
+        return found
+
+    @cached_property
+    def _highlights(self) -> SentenceChannel:
+        """The primary encoder's best-sentence channel, which also finds each result's
+        highlight, whether or not it is fused."""
+        return SentenceChannel(
+            DENSE_SENTENCE, self.backend, SENTENCE_EMBEDDINGS, False, self._correction
+        )
 
     def search(self, query: str, k: int = 10, lang: str | None = None) -> list[SearchResult]:
         """Rank passages for one query.
@@ -346,31 +217,13 @@ class Searcher:
     ) -> list[list[SearchResult]]:
         """Rank passages for several queries, embedding them in one batch per encoder."""
         queries = list(queries)
-        vectors, second, tokens = self.embed_queries(queries)
-        return self.search_vectors(
-            vectors, k=k, lang=lang, queries=queries, second=second, tokens=tokens
-        )
-
-    @cached_property
-    def _token_states(self) -> TokenStates | None:
-        """The build's token states, if they were taken the way this encoder takes them."""
-        recorded, expected = self.manifest.get("tokens"), manifest_entry(self.encoder.token_layer)
-        if STATES in self.data.arrays and recorded == expected:
-            return TokenStates.of_build(self.data.arrays)
-        if expected is not None and self._weight(TOKENS):
-            # A build of an earlier version serves on, ranked without the channel.
-            logger.warning(
-                "build %s has no token states of this version (it has %s, this version takes "
-                "%s): the token channel is off until `xlsearch rebuild-index`",
-                self.data.name, recorded, expected,
-            )  # fmt: skip
-        return None
+        return self.search_vectors(self.embed_queries(queries), k=k, lang=lang, queries=queries)
 
     def embed_queries(self, queries: Sequence[str]) -> QueryEmbeddings:
         """What every enabled channel needs of the queries, each encoder run once."""
         queries = list(queries)
         tokens = None
-        if self._weight(TOKENS) and self._token_states is not None:
+        if self._tokens is not None:
             vectors, tokens = self.encoder.encode_queries_with_tokens(queries)
         else:
             vectors = self.encoder.encode_queries(queries)
@@ -381,190 +234,101 @@ class Searcher:
 
     def search_vectors(
         self,
-        vectors: np.ndarray,
+        embedded: QueryEmbeddings,
         k: int = 10,
         lang: str | None = None,
         queries: Sequence[str] | None = None,
-        second: np.ndarray | None = None,
-        tokens: Sequence[np.ndarray] | None = None,
     ) -> list[list[SearchResult]]:
         """Rank passages for queries already embedded.
 
         Args:
-            vectors: Primary-encoder query vectors.
+            embedded: The queries' embeddings (see :meth:`embed_queries`); a channel whose
+                part is missing is skipped.
             k: Results per query.
             lang: Language filter.
             queries: The query texts, for the lexical channel (skipped when ``None``).
-            second: Second-encoder query vectors, for its channels (skipped when ``None``).
-            tokens: Query token states, for the late-interaction channel (skipped when
-                ``None``).
         """
-        total = len(self.data.chunks)
-        if total == 0 or len(vectors) == 0:
-            return [[] for _ in range(len(vectors))]
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        count = len(embedded.vectors)
+        if len(self.backend) == 0 or count == 0:
+            return [[] for _ in range(count)]
+        vectors = np.ascontiguousarray(embedded.vectors, dtype=np.float32)
+        embedded = embedded._replace(vectors=vectors)
         wanted = max(k, self.ranking.candidates)
-        depth = min(total, wanted * _FILTER_DEPTH if lang else wanted)
-        scores, ids = self.data.index.search(vectors, depth)
-        results = []
-        for row in range(len(vectors)):
-            rows, dense = self._candidates(scores[row], ids[row], lang, wanted)
-            if lang and len(rows) < wanted and depth < total:
-                # A rare language: scan everything rather than miss candidates.
-                full_scores, full_ids = self.data.index.search(vectors[row : row + 1], total)
-                rows, dense = self._candidates(full_scores[0], full_ids[0], lang, wanted)
-            embedded = QueryEmbeddings(
-                vectors[row],
-                second[row] if second is not None else None,
-                [tokens[row]] if tokens is not None else None,
-            )
-            query = queries[row] if queries is not None else None
-            results.append(self._rank(rows, dense, embedded, query, k))
-        return results
+        found = self.backend.candidates(vectors, wanted, lang)
+        return [
+            self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
+            for i, candidates in enumerate(found)
+        ]
 
-    def _candidates(
-        self, scores: np.ndarray, ids: np.ndarray, lang: str | None, wanted: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        keep = ids >= 0
-        if lang:
-            keep &= self._lang_of[np.maximum(ids, 0)] == lang
-        return ids[keep][:wanted], scores[keep][:wanted]
-
-    def _span_runs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The span ids of ``rows`` one run per row, each id's run, and where each run begins.
-
-        Every row must have a span (the caller checks). Whole-array operations over the runs
-        stand in for a loop over the candidates; both encoders' sentence channels share them.
-        """
-        starts, lengths = self._first[rows], self._first[rows + 1] - self._first[rows]
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        run = np.repeat(np.arange(len(rows)), lengths)
-        return starts[run] + np.arange(len(run)) - offsets[run], run, offsets
-
-    def _best_sentence(
-        self, spans: tuple[np.ndarray, np.ndarray, np.ndarray], query: np.ndarray, array: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """For each candidate row: the best cosine over its sentences and clauses (see
-        :func:`~embed.ingest.chunking.match_spans`), and that span; ``spans`` from
-        :meth:`_span_runs`."""
-        span_ids, run, offsets = spans
-        sims = self.data.arrays[array][span_ids] @ query
-        best = np.maximum.reduceat(sims, offsets)
-        # The first span of each run that reaches the run's best.
-        hits = np.flatnonzero(sims == best[run])
-        _, first = np.unique(run[hits], return_index=True)
-        return best, span_ids[hits[first]]
-
-    def _channels(
-        self,
-        rows: np.ndarray,
-        dense: np.ndarray,
-        embedded: QueryEmbeddings,
-        lexical: np.ndarray | None,
-    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Raw scores of ``rows`` per enabled channel, and each row's best sentence (or -1).
-
-        ``embedded`` holds one query's vectors (``tokens``: a list of its one token array);
-        ``lexical`` the query's BM25 score of every passage (``None``: channel off).
-        """
-        query, query2 = embedded.vectors, embedded.second
-        channels: dict[str, np.ndarray] = {DENSE: dense}
-        has_sentences = "sentence_embeddings" in self.data.arrays and bool(
-            np.all(self._first[rows + 1] > self._first[rows])
-        )
-        best_sentence = np.full(len(rows), -1)
-        spans = self._span_runs(rows) if has_sentences else None
-        if spans is not None:
-            best, best_sentence = self._best_sentence(spans, query, "sentence_embeddings")
-            if self._weight(DENSE_SENTENCE):
-                channels[DENSE_SENTENCE] = best
-        if query2 is not None:
-            channels[SECOND] = self.data.arrays["second_embeddings"][rows] @ query2
-            if spans is not None and self._weight(SECOND_SENTENCE):
-                channels[SECOND_SENTENCE] = self._best_sentence(
-                    spans, query2, "second_sentence_embeddings"
-                )[0]
-        if lexical is not None:
-            channels[LEXICAL] = lexical[rows]
-        return channels, best_sentence
-
-    def _with_counterparts(
-        self, rows: np.ndarray, dense: np.ndarray, query: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``rows`` followed by their parallel passages not among them, with dense scores."""
-        if not self.ranking.use_translations or not self._translations:
-            return rows, dense
-        extra: dict[int, None] = {}  # ordered and without repeats
-        for row in rows.tolist():
-            extra.update((int(other), None) for other, _ in self._counterpart_links(row))
-        for row in rows.tolist():
-            extra.pop(row, None)
-        if not extra:
-            return rows, dense
-        more = np.fromiter(extra, dtype=rows.dtype, count=len(extra))
-        return np.concatenate([rows, more]), np.concatenate(
-            [dense, self.data.embeddings[more] @ query]
-        )
-
-    def _rank(
-        self,
-        rows: np.ndarray,
-        dense: np.ndarray,
-        embedded: QueryEmbeddings,
-        text: str | None,
-        k: int,
-    ) -> list[SearchResult]:
-        if not len(rows):
+    def _rank(self, candidates: Candidates, query: Query, k: int) -> list[SearchResult]:
+        own = len(candidates.rows)
+        if not own:
             return []
-        n = len(rows)
-        scored, scored_dense = self._with_counterparts(rows, dense, embedded.vectors)
-        lexical = None
-        if text is not None and self._weight(LEXICAL) and self._lexical is not None:
-            lexical = self._lexical.scores(text, self._lexical_terms(rows))
-        channels, best_sentence = self._channels(scored, scored_dense, embedded, lexical)
+        if self.ranking.use_translations:
+            candidates = with_counterparts(self.backend, candidates, query.vector)
+        scored = CandidateSet(
+            candidates.rows,
+            candidates.scores,
+            own,
+            self.backend.span_runs(candidates.rows)
+            if self.backend.has(SENTENCE_EMBEDDINGS)
+            else None,
+        )
+        channels: dict[str, ChannelScores] = {}
+        for channel in self._channels:
+            scores = channel.score(query, scored)
+            if scores is not None:
+                channels[channel.name] = scores
+        highlights = channels.get(DENSE_SENTENCE)
+        if highlights is None:
+            highlights = self._highlights.score(query, scored)
         fused = fuse(
-            self._centred(channels, scored, embedded, lexical),
+            {name: scores.centred for name, scores in channels.items()},
             self.ranking.weights,
             self.ranking.fusion,
         )
-        fused = self._with_tokens(fused, scored, embedded, channels)
-        own = fused[:n]
-        final = own.copy()
+        reported = {name: scores.raw for name, scores in channels.items()}
+        if self._tokens is not None and query.tokens is not None:
+            fused, reported[TOKENS] = self._tokens.rerank(fused, query.tokens, scored.rows)
+        final = fused[:own]
         if self.ranking.use_translations:
-            # A passage says what its translation says: it ranks as high as the better of the two.
-            position = {int(row): i for i, row in enumerate(scored)}
-            for i, row in enumerate(rows.tolist()):
-                for other, _ in self._counterpart_links(row):
-                    final[i] = max(final[i], fused[position[int(other)]])
-        order = np.lexsort((-own, -final))[:k]
+            final = best_of_translations(self.backend, scored.rows, fused, own)
+        order = np.lexsort((-fused[:own], -final))[:k]
+        best_spans = highlights.spans if highlights is not None else None
         return [
-            SearchResult(
-                rank=rank,
-                score=round(float(final[i]), 6),
-                chunk=self.data.chunks[int(rows[i])].chunk,
-                scores={
-                    name: round(float(values[i]), 6)
-                    for name, values in channels.items()
-                    if not np.isnan(values[i])
-                },
-                highlights=self._highlight(int(best_sentence[i])),
-                translations=self._counterparts(int(rows[i])),
-            )
-            for rank, i in enumerate(order, start=1)
+            self._result(rank, int(scored.rows[i]), float(final[i]), reported, i, best_spans)
+            for rank, i in enumerate(order.tolist(), start=1)
         ]
 
-    def _highlight(self, sentence: int) -> list[tuple[int, int]]:
-        if sentence < 0:
-            return []
-        _, begin, end = self._spans[sentence]
-        return [(int(begin), int(end))]
+    def _result(
+        self,
+        rank: int,
+        row: int,
+        score: float,
+        reported: dict[str, np.ndarray],
+        i: int,
+        best_spans: np.ndarray | None,
+    ) -> SearchResult:
+        """Result ``rank``: row ``row``, the ``i``-th of the scored candidates."""
+        return SearchResult(
+            rank=rank,
+            score=round(score, 6),
+            chunk=self.backend.chunk(row),
+            scores={
+                name: round(float(values[i]), 6)
+                for name, values in reported.items()
+                if not np.isnan(values[i])
+            },
+            highlights=[] if best_spans is None else [self.backend.span(int(best_spans[i]))],
+            translations=counterparts(self.backend, row),
+        )
 
-    def _counterpart_links(self, row: int) -> list[list[float]]:
-        """``[row, similarity]`` of each parallel passage of ``row`` (built by alignment)."""
-        return self._translations[row] if row < len(self._translations) else []
 
-    def _counterparts(self, row: int) -> list[Translation]:
-        return [
-            Translation(self.data.chunks[int(other)].chunk, float(score))
-            for other, score in self._counterpart_links(row)
-        ]
+def _mismatch(
+    backend: IndexBackend, name: str | None, checksum: str | None, encoder: TextEncoder
+) -> ModelMismatchError:
+    return ModelMismatchError(
+        f"index {backend.name} was built with model {name!r} (checksum "
+        f"{str(checksum)[:12]}), not with {encoder.name!r} (checksum {encoder.checksum[:12]}); "
+        "rebuild the index or use that model"
+    )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from embed import ModelEntry, SecondModelEntry
 from service.deps import IndexStateDep
 from service.schemas import HealthResponse, LoadErrorOut, ModelOut
 
 router = APIRouter(tags=["service"])
 
 
-def _model(info: dict[str, Any] | None) -> ModelOut | None:
-    """A model as the manifest records it (extra keys such as prompts left out)."""
-    return ModelOut.model_validate(info) if info else None
+def _model(entry: ModelEntry | SecondModelEntry | None) -> ModelOut | None:
+    """A model as the manifest records it (prompts left out)."""
+    if entry is None:
+        return None
+    return ModelOut(name=entry.name, checksum=entry.checksum, dimension=entry.dimension)
 
 
 @router.get(
@@ -31,20 +32,22 @@ def health(state: IndexStateDep, response: Response) -> HealthResponse:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return HealthResponse(
             status="unavailable", ready=False, build=None, built_at=None, loaded_at=None,
-            documents=0, passages=0, languages=[], model=None, second_model=None, error=error,
+            documents=0, passages=0, languages=[], model=None, second_model=None, stale=[],
+            error=error,
         )  # fmt: skip
     manifest = searcher.manifest
     return HealthResponse(
         status="degraded" if error is not None else "ok",
         ready=True,
-        build=searcher.data.name,
-        built_at=manifest.get("built_at"),
+        build=searcher.build,
+        built_at=manifest.built_at,
         loaded_at=state.loaded_at,
-        documents=len(searcher.data.documents),
+        documents=searcher.document_count,
         passages=len(searcher),
         languages=sorted(searcher.languages),
-        model=_model(manifest.get("model")),
-        second_model=_model(manifest.get("second_model")),
+        model=_model(manifest.model),
+        second_model=_model(manifest.second_model),
+        stale=searcher.compatibility.stale,
         error=error,
     )
 

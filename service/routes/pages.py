@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from embed.ingest.chunking import Chunk
+from embed import Chunk
 from service.deps import SearchContextDep, SearcherDep
 from service.documents import find_document
 from service.highlight import split_at_match

@@ -30,7 +30,7 @@ async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchRespon
     return SearchResponse(
         query=params.q,
         took_ms=round((time.perf_counter() - started) * 1000, 1),
-        build=ctx.searcher.data.name,
+        build=ctx.searcher.build,
         results=[to_hit(result, ctx.request) for result in results],
     )
 
@@ -61,7 +61,7 @@ async def search_batch(body: BatchSearchRequest, ctx: SearchContextDep) -> Batch
     results = await ctx.state.search_async(ctx.searcher, body.queries, body.k, lang)
     return BatchSearchResponse(
         took_ms=round((time.perf_counter() - started) * 1000, 1),
-        build=ctx.searcher.data.name,
+        build=ctx.searcher.build,
         results=[
             QueryResults(query=query, results=[to_hit(r, ctx.request) for r in found])
             for query, found in zip(body.queries, results, strict=True)

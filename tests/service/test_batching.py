@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embed.ranking.searcher import QueryEmbeddings, Searcher
+from embed.ranking.query import QueryEmbeddings
+from embed.ranking.searcher import Searcher
 from service.batching import QueryBatcher
 
 
@@ -37,13 +38,12 @@ class FakeSearcher:
 
     def search_vectors(
         self,
-        vectors: np.ndarray,
+        embedded: QueryEmbeddings,
         k: int = 10,
         lang: str | None = None,
         queries: Sequence[str] | None = None,
-        second: np.ndarray | None = None,
-        tokens: Sequence[np.ndarray] | None = None,
     ) -> list[list[Any]]:
+        vectors, second, tokens = embedded
         assert queries is not None and second is not None and tokens is not None
         for v, t in zip(vectors, tokens, strict=True):
             assert t[0] == 2 * v[0], "token states must travel with their own query"

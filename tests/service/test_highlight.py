@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from embed.ingest.chunking import Chunk
-from embed.ranking.searcher import SearchResult
+from embed.ranking.results import SearchResult
 from service.highlight import split_at_match
 
 TEXT = "The council met in Bishkek. Beekeepers sold honey. The delegates left."

@@ -44,8 +44,8 @@ def test_reload_swaps_the_reference_and_keeps_the_old_searcher_intact(
     new = rebuild(grown_seeds, vectors_copy)
     outcome = state.reload()
 
-    assert (outcome.changed, outcome.build, outcome.previous) == (True, new, before.data.name)
-    assert state.searcher is not None and NEW_DOC_ID in state.searcher.data.documents
+    assert (outcome.changed, outcome.build, outcome.previous) == (True, new, before.build)
+    assert state.searcher is not None and NEW_DOC_ID in state.searcher.backend.documents
     # A request that took the old searcher before the swap still gets answers from it alone.
     assert len(before) == 46
     assert all(r.chunk.doc_id != NEW_DOC_ID for r in before.search(NEW_DOC_QUERY, k=46))
@@ -76,7 +76,7 @@ def test_pointing_back_at_the_served_build_clears_the_error(
 ) -> None:
     state.reload()
     assert state.searcher is not None
-    served = state.searcher.data.name
+    served = state.searcher.build
     _break_pointer_to_copy(vectors_copy)
     assert state.reload().error is not None
 

@@ -17,7 +17,8 @@ from embed.evaluation.metrics import (
     relevant_ranks,
 )
 from embed.ingest.chunking import Chunk
-from embed.ranking.searcher import Searcher, SearchResult
+from embed.ranking.results import SearchResult
+from embed.ranking.searcher import Searcher
 from tests.conftest import ROOT, SHARED_DATA
 
 
@@ -51,7 +52,7 @@ def test_seed_query_set_is_big_enough_and_points_at_real_paragraphs(searcher: Se
     assert len(queries) >= 30
     cyrillic = [q for q in queries if any("\u0400" <= c <= "\u04ff" for c in q.query)]
     assert 10 <= len(cyrillic) <= len(queries) - 10
-    known = {f"{c.chunk.doc_id}#{c.chunk.paragraph}" for c in searcher.data.chunks}
+    known = {f"{c.chunk.doc_id}#{c.chunk.paragraph}" for c in searcher.backend.data.chunks}
     assert all(entry in known for q in queries for entry in q.relevant)
     # Answers that exist only in the Russian article, asked in English.
     assert sum(q.relevant == ("001_5bcb32c10d9a48df#7",) and q.lang is None for q in queries) >= 3

@@ -13,6 +13,7 @@ from embed.index.alignment import Carried, align_parallel, carried_rows, find_ca
 from embed.index.token_store import TokenStates
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.searcher import Searcher
+from embed.ranking.translations import counterparts
 from tests.conftest import SHARED_DATA
 
 EN, RU = "000_ede25ed87fc7c0a3", "001_5bcb32c10d9a48df"
@@ -79,10 +80,10 @@ def test_paragraphs_on_one_topic_are_not_taken_for_translations(xquad: XquadVect
 
 
 def test_seed_translations_precision_and_recall(searcher: Searcher) -> None:
-    chunks = [stored.chunk for stored in searcher.data.chunks]
+    chunks = [stored.chunk for stored in searcher.backend.data.chunks]
     predicted = set()
     for row, chunk in enumerate(chunks):
-        for translation in searcher._counterparts(row):
+        for translation in counterparts(searcher.backend, row):
             other = translation.chunk
             assert other.lang != chunk.lang
             if (chunk.doc_id, other.doc_id) == (EN, RU):

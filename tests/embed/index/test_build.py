@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import faiss
@@ -11,14 +11,26 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from embed.index import build, store
-from embed.index.alignment import CANDIDATES_ARRAY, align_parallel, find_candidates
+from embed.index import format as build_format
+from embed.index import plan, store
+from embed.index.alignment import align_parallel, find_candidates
 from embed.index.build import BuildError, rebuild_index
-from embed.index.store import LOCK_FILE, StoreError, current_build, load_index
+from embed.index.format import (
+    ALIGNMENT_CANDIDATES,
+    CHUNKS_FILE,
+    INDEX_FILE,
+    MANIFEST,
+    Counts,
+    ModelMismatchError,
+    StoreError,
+)
+from embed.index.local import LocalIndex
+from embed.index.store import LOCK_FILE, current_build, load_index
 from embed.index.token_store import TokenStates
 from embed.ingest import documents
 from embed.models.encoder import Encoder, TextEncoder, load_encoders
-from embed.ranking.searcher import ModelMismatchError, Searcher
+from embed.ranking.query import QueryEmbeddings
+from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings
 
 NEW_PARAGRAPH = (
@@ -28,25 +40,16 @@ NEW_PARAGRAPH = (
 
 
 @pytest.fixture
-def corpus(tmp_path: Path, seeds_copy: Path, seed_vectors: Path) -> tuple[Path, Path]:
-    """A writable copy of the seeds and of their built index."""
-    seeds, vectors = tmp_path / "seeds", tmp_path / "vectors"
-    shutil.copytree(seeds_copy, seeds)
-    shutil.copytree(seed_vectors, vectors)
-    return seeds, vectors
-
-
-@pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The seeds a rebuild parses, by file name (each still parsed by the real reader)."""
     names: list[str] = []
-    real = build.read_document
+    real = plan.read_document
 
     def read_document(path: Path, root: Path) -> documents.Document:
         names.append(path.name)
         return real(path, root)
 
-    monkeypatch.setattr(build, "read_document", read_document)
+    monkeypatch.setattr(plan, "read_document", read_document)
     return names
 
 
@@ -56,9 +59,9 @@ def _rewrite(vectors: Path, name: str, text: str) -> None:
     live = current_build(vectors)
     assert live is not None
     (live / name).write_text(text, encoding="utf-8")
-    manifest = json.loads((live / store.MANIFEST).read_text(encoding="utf-8"))
+    manifest = json.loads((live / MANIFEST).read_text(encoding="utf-8"))
     manifest["files"][name] = store._checksum(live / name, manifest["checksum"])
-    (live / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (live / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def test_cold_build_embeds_every_chunk(
@@ -72,21 +75,19 @@ def test_cold_build_embeds_every_chunk(
     assert summary.spans_embedded == summary.spans == len(data.arrays["sentence_spans"])
     assert summary.changed and summary.skipped == []
     manifest = data.manifest
-    assert manifest["checksum"] == "xxh3_128"
-    assert manifest["model"]["name"] == encoder.name
-    assert manifest["model"]["checksum"] == encoder.checksum
-    assert manifest["model"]["dimension"] == 384
-    assert manifest["model"]["prompts"] == {"query": "query: ", "passage": "passage: "}
-    assert manifest["index"]["type"] == "Flat"
-    assert manifest["second_model"]["name"] == "usem3"
+    assert manifest.checksum == "xxh3_128"
+    assert manifest.model.name == encoder.name
+    assert manifest.model.checksum == encoder.checksum
+    assert manifest.model.dimension == 384
+    assert manifest.model.prompts == {"query": "query: ", "passage": "passage: "}
+    assert manifest.index.type == "Flat"
+    assert manifest.second_model is not None and manifest.second_model.name == "usem3"
     spans = data.arrays["sentence_spans"]
     assert len(data.arrays["sentence_embeddings"]) == len(spans) >= summary.chunks
     assert data.arrays["second_embeddings"].shape == (summary.chunks, 512)
     assert (data.path / "bm25").is_dir()
-    assert manifest["counts"] == {
-        "documents": 5, "chunks": summary.chunks, "sentences": len(spans),
-    }  # fmt: skip
-    assert set(manifest["languages"]) == {"en", "ru"}
+    assert manifest.counts == Counts(documents=5, chunks=summary.chunks, sentences=len(spans))
+    assert set(manifest.languages) == {"en", "ru"}
     assert np.allclose(np.linalg.norm(data.embeddings, axis=1), 1.0, atol=1e-4)
 
 
@@ -141,7 +142,7 @@ def test_a_new_chunker_version_embeds_every_span_again_and_reuses_the_chunks(
 ) -> None:
     seeds, vectors = corpus
     before = load_index(vectors)
-    monkeypatch.setattr(build, "CHUNKER_VERSION", build.CHUNKER_VERSION + 1)
+    monkeypatch.setattr(build_format, "CHUNKER_VERSION", build_format.CHUNKER_VERSION + 1)
     summary = rebuild_index(seeds, vectors, encoder, second=second)
     assert summary.changed and (summary.embedded, summary.reused) == (0, summary.chunks)
     assert summary.spans_embedded == summary.spans == len(before.arrays["sentence_spans"])
@@ -230,7 +231,7 @@ def test_an_edit_searches_translation_candidates_for_its_new_chunk_only(
     # What the rebuild took over is what searching every chunk finds, and so are the links.
     langs = [stored.chunk.lang for stored in data.chunks]
     assert np.array_equal(
-        data.arrays[CANDIDATES_ARRAY], find_candidates(langs, data.index, data.embeddings)
+        data.arrays[ALIGNMENT_CANDIDATES], find_candidates(langs, data.index, data.embeddings)
     )
     extra = [data.arrays["second_embeddings"]] if second is not None else []
     docs = [stored.chunk.doc_id for stored in data.chunks]
@@ -255,7 +256,7 @@ def test_a_seed_added_after_the_others_grows_the_live_index(
     summary = rebuild_index(seeds, vectors, encoder, second=second)
     after = load_index(vectors)
     assert made == [] and summary.embedded == after.index.ntotal - before.index.ntotal == 2
-    assert after.manifest["index"] == before.manifest["index"]
+    assert after.manifest.index == before.manifest.index
     found = after.index.search(after.arrays["embeddings"][-1:], 1)[1]
     assert found[0, 0] == len(after.chunks) - 1 and after.chunks[-1].chunk.doc_id == "005_new"
     # A seed added before the others shifts their rows: the index is made anew.
@@ -268,14 +269,14 @@ def test_deleted_seed_leaves_the_index_without_loading_the_model(
     corpus: tuple[Path, Path], settings: EmbedSettings, second: TextEncoder | None
 ) -> None:
     seeds, vectors = corpus
-    before = load_index(vectors).manifest["model"]
+    before = load_index(vectors).manifest.model
     (seeds / "003_49e06463a676a368.txt").unlink()
     encoder = load_encoders(settings)[0]  # not loaded yet, unlike the session's
     summary = rebuild_index(seeds, vectors, encoder, second=second)
     assert "model" not in encoder.__dict__, "nothing to embed: the model must not load"
     data = load_index(vectors)
     assert summary.documents == 4 and summary.embedded == 0 and summary.changed
-    assert data.manifest["model"] == before
+    assert data.manifest.model == before
     assert "003_49e06463a676a368" not in data.documents
     assert all(c.chunk.doc_id != "003_49e06463a676a368" for c in data.chunks)
 
@@ -307,7 +308,7 @@ def test_a_failed_write_leaves_the_previous_index_whole(
     seeds, vectors = corpus
     before = load_index(vectors)
     query = encoder.encode_queries(["Bortnikov"])
-    expected = Searcher(before, encoder).search_vectors(query, k=5)
+    expected = Searcher(LocalIndex(before), encoder).search_vectors(QueryEmbeddings(query), k=5)
     (seeds / "new.txt").write_text("A brand-new article about border security.", encoding="utf-8")
 
     def crash(*_: object, **__: object) -> None:
@@ -319,7 +320,9 @@ def test_a_failed_write_leaves_the_previous_index_whole(
     monkeypatch.undo()
     after = load_index(vectors)
     assert after.name == before.name
-    assert Searcher(after, encoder).search_vectors(query, k=5) == expected
+    assert Searcher(LocalIndex(after), encoder).search_vectors(QueryEmbeddings(query), k=5) == (
+        expected
+    )
     assert not [p for p in (vectors / store.BUILDS).iterdir() if p.name.startswith(".")]
     assert rebuild_index(seeds, vectors, encoder, second=second).documents == 6
 
@@ -339,7 +342,7 @@ def test_missing_seeds_folder_is_a_build_error(
         rebuild_index(tmp_path / "nope", tmp_path / "v", encoder, second=second)
 
 
-@pytest.mark.parametrize("victim", [store.INDEX_FILE, store.CHUNKS_FILE, store.MANIFEST])
+@pytest.mark.parametrize("victim", [INDEX_FILE, CHUNKS_FILE, MANIFEST])
 def test_a_corrupted_file_is_named_when_loading(corpus: tuple[Path, Path], victim: str) -> None:
     _, vectors = corpus
     build = current_build(vectors)
@@ -355,9 +358,10 @@ def test_an_index_from_another_model_is_refused(
 ) -> None:
     _, vectors = corpus
     data = load_index(vectors)
-    data.manifest["model"] = {**data.manifest["model"], "name": "other", "checksum": "0" * 64}
+    other = data.manifest.model.model_copy(update={"name": "other", "checksum": "0" * 64})
+    data = dataclasses.replace(data, manifest=data.manifest.model_copy(update={"model": other}))
     with pytest.raises(ModelMismatchError, match="built with model 'other'"):
-        Searcher(data, encoder)
+        Searcher(LocalIndex(data), encoder)
 
 
 def test_no_index_yet_says_what_to_run(tmp_path: Path) -> None:

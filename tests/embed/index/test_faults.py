@@ -25,7 +25,8 @@ import pytest
 
 from embed.index import store
 from embed.index.build import rebuild_index
-from embed.index.store import StoreError, current_build, load_index, read_manifest
+from embed.index.format import MANIFEST, StoreError
+from embed.index.store import current_build, load_index, read_manifest
 from embed.models.encoder import Encoder, TextEncoder
 from tests.conftest import ROOT
 
@@ -331,7 +332,7 @@ def test_disk_full_is_a_clean_error_and_the_old_index_survives(
 
 
 def _files(build: Path) -> list[str]:
-    return [*sorted(read_manifest(build)["files"]), store.MANIFEST]
+    return [*sorted(read_manifest(build).files), MANIFEST]
 
 
 def test_every_truncated_or_corrupted_file_of_a_build_is_named(
@@ -360,7 +361,7 @@ def test_a_bad_manifest_or_pointer_is_named(corpus: tuple[Path, Path]) -> None:
     _, vectors = corpus
     build = current_build(vectors)
     assert build is not None
-    manifest = build / store.MANIFEST
+    manifest = build / MANIFEST
     for content in (b"", b"{", b"[]", b'{"format": 99}', b'{"format": 1, "files": {}}'):
         manifest.write_bytes(content)
         with pytest.raises(StoreError, match=r"manifest\.json"):

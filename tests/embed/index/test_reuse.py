@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from embed.index import reuse
+from embed.index.format import EMBEDDINGS
 from embed.index.reuse import NEW, chunk_sources, embed_rows, sentence_table, stack_tokens
-from embed.index.store import EMBEDDINGS, IndexData, load_index
+from embed.index.store import IndexData, load_index
 from embed.index.token_store import TokenStates
 from embed.models.encoder import Encoder
 from embed.models.tokens import QuantisedTokens

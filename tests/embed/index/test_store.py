@@ -12,7 +12,8 @@ import pytest
 import xxhash
 
 from embed.index import store
-from embed.index.store import StoreError, prune_builds, read_manifest, scratch_path, write_stacked
+from embed.index.format import FORMAT_VERSION, MANIFEST, StoreError
+from embed.index.store import prune_builds, read_manifest, scratch_path, write_stacked
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int8])
@@ -57,15 +58,23 @@ def test_a_killed_rebuilds_scratch_file_is_pruned(tmp_path: Path) -> None:
 def _hand_made_build(folder: Path, **manifest: object) -> Path:
     folder.mkdir()
     (folder / "data.bin").write_bytes(b"token states")
-    fields = {"format": store.FORMAT_VERSION, **manifest}
-    (folder / store.MANIFEST).write_text(json.dumps(fields), encoding="utf-8")
+    fields = {
+        "format": FORMAT_VERSION,
+        "build": folder.name,
+        "built_at": "2026-11-01T00:00:00+00:00",
+        "model": {"name": "m", "checksum": "0" * 64, "dimension": 4},
+        "index": {"type": "Flat"},
+        "counts": {"documents": 0, "chunks": 0},
+        **manifest,
+    }
+    (folder / MANIFEST).write_text(json.dumps(fields), encoding="utf-8")
     return folder
 
 
 def test_a_build_from_before_xxh3_is_checked_with_its_sha256(tmp_path: Path) -> None:
     digest = hashlib.sha256(b"token states").hexdigest()
     build = _hand_made_build(tmp_path / "old", files={"data.bin": digest})
-    assert read_manifest(build)["files"] == {"data.bin": digest}
+    assert read_manifest(build).files == {"data.bin": digest}
     (build / "data.bin").write_bytes(b"token statez")
     with pytest.raises(StoreError, match=r"data\.bin is corrupt"):
         read_manifest(build)
@@ -74,7 +83,17 @@ def test_a_build_from_before_xxh3_is_checked_with_its_sha256(tmp_path: Path) -> 
 def test_a_build_checks_its_files_with_the_algorithm_it_names(tmp_path: Path) -> None:
     digest = xxhash.xxh3_128(b"token states").hexdigest()
     build = _hand_made_build(tmp_path / "new", checksum="xxh3_128", files={"data.bin": digest})
-    assert read_manifest(build)["checksum"] == store.CHECKSUM
+    assert read_manifest(build).checksum == store.CHECKSUM
     unknown = _hand_made_build(tmp_path / "md5", checksum="md5", files={"data.bin": digest})
     with pytest.raises(StoreError, match="unknown checksum 'md5'"):
         read_manifest(unknown)
+
+
+def test_a_manifest_missing_a_field_is_refused_by_name(tmp_path: Path) -> None:
+    digest = xxhash.xxh3_128(b"token states").hexdigest()
+    build = _hand_made_build(tmp_path / "b", checksum="xxh3_128", files={"data.bin": digest})
+    raw = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    del raw["model"]
+    (build / MANIFEST).write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(StoreError, match=r"manifest\.json is unreadable: .*model"):
+        read_manifest(build)

@@ -128,7 +128,7 @@ def test_int8_graph_is_a_quarter_of_the_fp32_one_and_written_once(
     before = int8.stat().st_mtime_ns
     assert quantize_onnx(fp32, int8) == int8
     assert int8.stat().st_mtime_ns == before, "an existing int8 graph must be reused"
-    assert not list(int8.parent.glob(".export-*")), "no temporary file may be left behind"
+    assert not list(int8.parent.glob(".tmp-*")), "no temporary file may be left behind"
 
 
 def test_quantizing_prints_no_pre_processing_advice(

@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embed.index.format import TokensEntry
+from embed.index.local import LocalIndex
+from embed.index.store import load_index
 from embed.index.token_store import TokenStates
 from embed.models.encoder import Encoder
 from embed.models.tokens import QuantisedTokens, content_tokens, token_layer
@@ -87,11 +90,11 @@ def test_passage_tokens_come_from_the_pass_that_makes_the_vectors(encoder: Encod
 
 
 def test_seeds_index_keeps_every_chunks_tokens(searcher: Searcher, encoder: Encoder) -> None:
-    states = searcher._token_states
+    states = searcher.backend.token_states
     assert states is not None and len(states.offsets) == len(searcher) + 1
-    assert searcher.manifest["tokens"]["layer"] == encoder.token_layer == 8
+    assert searcher.manifest.tokens.layer == encoder.token_layer == 8
     row = 3
-    text = searcher.data.chunks[row].chunk.text
+    text = searcher.backend.data.chunks[row].chunk.text
     stored, fresh = states[row], encoder.encode_passages_with_tokens([text])[1][0]
     # Batched with other lengths at build time, the states differ in the last float bits, which
     # may round a code the other way.
@@ -102,8 +105,11 @@ def test_seeds_index_keeps_every_chunks_tokens(searcher: Searcher, encoder: Enco
 def test_a_build_with_earlier_token_states_is_ranked_without_them_and_says_so(
     seed_vectors: Path, encoder: Encoder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    searcher = Searcher.load(seed_vectors, encoder)
-    searcher.data.manifest["tokens"] = {"layer": 8, "version": 1}  # as session 7's builds
+    data = load_index(seed_vectors)
+    # As builds of an earlier token-state version record them.
+    earlier = data.manifest.model_copy(update={"tokens": TokensEntry(layer=8, version=1)})
+    searcher = Searcher(LocalIndex(dataclasses.replace(data, manifest=earlier)), encoder)
+    assert searcher.compatibility.stale == ["tokens"]
     with caplog.at_level(logging.WARNING, logger="embed.ranking.searcher"):
         result = searcher.search("54-е заседание Совета", k=1)[0]
     assert TOKENS not in result.scores
@@ -118,7 +124,7 @@ def test_token_channel_tells_the_44th_meeting_from_the_54th(
     # number and the RATS/SCO acronyms meet their English tokens only token by token.
     ranking = searcher.ranking.model_copy(update={"weights": {**searcher.ranking.weights}})
     ranking.weights[TOKENS] = weight
-    tuned = Searcher(searcher.data, searcher.encoder, searcher.second, ranking)
+    tuned = Searcher(searcher.backend, searcher.encoder, searcher.second, ranking)
     top = tuned.search("44-е заседание Совета РАТС ШОС под председательством Кыргызстана", k=1)[0]
     found = (top.chunk.doc_id[:3], top.chunk.paragraph) == ("004", 3)
     assert found == (weight > 0), [top.chunk.doc_id, top.chunk.paragraph, top.scores]
@@ -138,9 +144,10 @@ def test_token_channel_rescores_only_the_head_of_the_list(searcher: Searcher) ->
 
 
 def test_states_taken_another_way_are_not_compared(searcher: Searcher) -> None:
-    manifest = {**searcher.manifest, "tokens": {"layer": 3, "version": 1}}
+    manifest = searcher.manifest.model_copy(update={"tokens": TokensEntry(layer=3, version=1)})
+    assert isinstance(searcher.backend, LocalIndex)
     other = Searcher(
-        dataclasses.replace(searcher.data, manifest=manifest),
+        LocalIndex(dataclasses.replace(searcher.backend.data, manifest=manifest)),
         searcher.encoder,
         searcher.second,
         searcher.ranking,

@@ -95,7 +95,7 @@ def test_batch_equals_single_queries(searcher: Searcher) -> None:
 def test_result_offsets_point_into_the_source_text(searcher: Searcher) -> None:
     for result in searcher.search("Japarov", k=10):
         chunk = result.chunk
-        source = searcher.data.documents[chunk.doc_id]["text"]
+        source = searcher.backend.documents[chunk.doc_id]["text"]
         first_word = chunk.text.split()[0]
         assert source[chunk.start : chunk.end].lstrip().startswith(first_word)
 
@@ -103,7 +103,7 @@ def test_result_offsets_point_into_the_source_text(searcher: Searcher) -> None:
 def _with_ranking(searcher: Searcher, **changes: object) -> Searcher:
     """The same index and models with some ranking settings changed."""
     ranking = searcher.ranking.model_copy(update=changes)
-    return Searcher(searcher.data, searcher.encoder, searcher.second, ranking)
+    return Searcher(searcher.backend, searcher.encoder, searcher.second, ranking)
 
 
 def test_language_centering_lifts_the_seeds_query_set(searcher: Searcher) -> None:

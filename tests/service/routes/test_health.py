@@ -23,7 +23,7 @@ def test_health_reports_the_index(client: TestClient, seed_vectors: Path, encode
     manifest = read_manifest(build)
     assert health["status"] == "ok" and health["ready"] is True
     assert health["build"] == build.name
-    assert health["built_at"] == manifest["built_at"]
+    assert health["built_at"] == manifest.built_at
     assert health["loaded_at"]
     assert (health["documents"], health["passages"]) == (5, 46)
     assert health["languages"] == ["en", "ru"]
@@ -32,10 +32,11 @@ def test_health_reports_the_index(client: TestClient, seed_vectors: Path, encode
         "checksum": encoder.checksum,
         "dimension": 384,
     }
-    second = manifest.get("second_model")
+    second = manifest.second_model
     assert health["second_model"] == (
-        {k: second[k] for k in ("name", "checksum", "dimension")} if second else None
+        second.model_dump(include={"name", "checksum", "dimension"}) if second else None
     )
+    assert health["stale"] == []
     assert health["error"] is None
 
 

@@ -1,0 +1,209 @@
+"""The first stage of a rebuild: what the seeds folder holds against the live build.
+
+Planning reads only the seeds that changed (by a digest of their bytes) and chunks only the
+documents that changed; it needs the model's tokenizer and checksum, never its weights. The
+:class:`Plan` says which rows of the new build come from the live one and which must be
+embedded; :func:`embed.index.embedding.embed_plan` does the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embed.index.format import (
+    SENTENCE_SPANS,
+    Compatibility,
+    Counts,
+    Expected,
+    StoreError,
+    compatibility,
+    expected_spec,
+)
+from embed.index.reuse import chunk_sources, sentence_table
+from embed.index.store import IndexData, Records, StoredChunk, load_build, read_records
+from embed.ingest.chunking import chunk_document
+from embed.ingest.documents import Document, SeedError, discover_seeds, read_document, source_digest
+from embed.models.encoder import Encoder, TextEncoder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """What a rebuild makes, and what it takes from the live build.
+
+    Attributes:
+        expected: What the new build records of its models and versions.
+        records: The new build's document records, by ``doc_id``.
+        skipped: Seeds that cannot be indexed, each ``{"source", "reason"}``.
+        unchanged: The live build is already what this rebuild would make; nothing else below
+            is filled in then but ``counts``.
+        counts: The live build's counts, when ``unchanged``.
+        previous: The live build, loaded, when it serves as a cache.
+        reuse: Which parts of ``previous`` were made as this version makes them.
+        chunks: The new build's chunks, in row order.
+        sources: Each chunk's row in ``previous``, or :data:`~embed.index.reuse.NEW`.
+        spans: The sentence and clause table, ``(chunk row, begin, end)``.
+        span_sources: Each span's row in ``previous``'s table, or ``NEW``.
+    """
+
+    expected: Expected
+    records: dict[str, dict[str, Any]]
+    skipped: list[dict[str, str]]
+    unchanged: bool = False
+    counts: Counts | None = None
+    previous: IndexData | None = None
+    reuse: Compatibility | None = None
+    chunks: list[StoredChunk] = field(default_factory=list)
+    sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int32))
+    span_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def languages(self) -> list[str]:
+        """The language of each chunk, in row order."""
+        return [stored.chunk.lang for stored in self.chunks]
+
+    def reused(self, part: str) -> bool:
+        """Whether ``part`` (a :class:`Compatibility` field) of the live build can be copied."""
+        return self.reuse is not None and bool(getattr(self.reuse, part))
+
+
+def _doc_fingerprint(doc: Document) -> str:
+    return hashlib.sha256(json.dumps(asdict(doc), sort_keys=True).encode()).hexdigest()
+
+
+def _live_records(vectors_dir: Path, expected: Expected) -> Records | None:
+    """The live build's records if it can serve as a cache for this model, else ``None``. Its
+    files are checked, but not loaded: an unchanged corpus needs no more."""
+    try:
+        live = read_records(vectors_dir)
+    except StoreError as exc:
+        if "no index" not in str(exc):
+            logger.warning("previous index not reused: %s", exc)
+        return None
+    if live[1].model.checksum != expected.model_checksum:
+        logger.info("previous index was built with another model; embedding everything")
+        return None
+    return live
+
+
+def _previous(live: Records) -> IndexData | None:
+    """The live build loaded from its records (checked already, under the rebuild's lock), or
+    ``None`` when it cannot be."""
+    try:
+        return load_build(*live)
+    except StoreError as exc:
+        logger.warning("previous index not reused: %s", exc)
+        return None
+
+
+def _read_seeds(
+    paths: list[Path],
+    seeds_dir: Path,
+    max_seed_bytes: int,
+    old_docs: dict[str, dict[str, Any]],
+    skipped: list[dict[str, str]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Document]]:
+    """The document record of each seed, and the documents whose chunks must be made anew.
+
+    A seed whose :func:`source_digest` is that of a record in ``old_docs`` keeps the record
+    unread; one read to the same record as before keeps it too. Seeds that cannot be indexed
+    are added to ``skipped`` with the reason.
+    """
+    seen = {record.get("source_digest"): record for record in old_docs.values()}
+    records: dict[str, dict[str, Any]] = {}
+    changed: dict[str, Document] = {}
+    for path in paths:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            skipped.append({"source": str(path), "reason": f"cannot be read ({exc})"})
+            continue
+        if size > max_seed_bytes:
+            reason = f"too large ({size} bytes; the limit is {max_seed_bytes})"
+            skipped.append({"source": str(path), "reason": reason})
+            continue
+        digest = source_digest(path, seeds_dir)
+        if digest is not None and digest in seen:
+            records[seen[digest]["doc_id"]] = seen[digest]
+            continue
+        try:
+            doc = read_document(path, seeds_dir)
+        except SeedError as exc:
+            skipped.append({"source": str(path), "reason": str(exc)})
+            continue
+        fingerprint = _doc_fingerprint(doc)
+        records[doc.doc_id] = {**asdict(doc), "fingerprint": fingerprint, "source_digest": digest}
+        old = old_docs.get(doc.doc_id)
+        if old is None or old.get("fingerprint") != fingerprint:
+            changed[doc.doc_id] = doc
+    return records, changed
+
+
+def plan_rebuild(
+    seeds_dir: Path,
+    vectors_dir: Path,
+    encoder: Encoder,
+    second: TextEncoder | None,
+    max_seed_bytes: int,
+) -> Plan:
+    """Compare the seeds folder with the live build of ``vectors_dir``.
+
+    Call while holding the rebuild lock (see :func:`embed.index.build.rebuild_index`).
+
+    Args:
+        seeds_dir: The corpus folder.
+        vectors_dir: The index folder.
+        encoder: The primary model (its tokenizer chunks; its weights are not loaded).
+        second: The second encoder, if enabled.
+        max_seed_bytes: Larger seeds are skipped.
+    """
+    expected = expected_spec(encoder, second)
+    scan = discover_seeds(seeds_dir)
+    skipped = [{"source": str(p), "reason": reason} for p, reason in scan.skipped]
+    live = _live_records(vectors_dir, expected)
+    reuse = compatibility(live[1], expected) if live is not None else None
+    old_docs = live[2] if live is not None and reuse is not None and reuse.chunking else {}
+    records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, old_docs, skipped)
+    for item in skipped:
+        logger.warning("skipped %s: %s", item["source"], item["reason"])
+    if live is not None and reuse is not None and records == old_docs and not reuse.stale:
+        return Plan(expected, records, skipped, unchanged=True, counts=live[1].counts)
+
+    previous = _previous(live) if live is not None else None
+    if previous is None:
+        reuse = None
+        if len(changed) < len(records):
+            # The records were read, the rest of the build was not: every seed is new to it.
+            records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, {}, [])
+    old_chunks: dict[str, list[StoredChunk]] = {}
+    if previous is not None and old_docs:
+        for stored in previous.chunks:
+            old_chunks.setdefault(stored.chunk.doc_id, []).append(stored)
+    chunks: list[StoredChunk] = []
+    for doc_id in records:
+        if doc_id not in changed:
+            chunks.extend(old_chunks.get(doc_id, []))
+            continue
+        for chunk in chunk_document(changed[doc_id], encoder.count_tokens, encoder.max_tokens):
+            chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
+
+    sources = chunk_sources(previous.chunks if previous is not None else None, chunks)
+    same_chunking = previous is not None and reuse is not None and reuse.chunking
+    spans, span_sources = sentence_table(
+        chunks,
+        sources,
+        previous.arrays.get(SENTENCE_SPANS) if previous is not None and same_chunking else None,
+    )
+    return Plan(
+        expected, records, skipped, previous=previous, reuse=reuse, chunks=chunks,
+        sources=sources, spans=spans, span_sources=span_sources,
+    )  # fmt: skip
