@@ -6,12 +6,19 @@ the ``xlsearch`` script runs.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
 
-from embed.cli import ModelOpt, SeedsOpt, VectorsOpt, app, run_rebuild, user_errors
+from embed.cli import (
+    ModelOpt,
+    SeedsOpt,
+    VectorsOpt,
+    app,
+    run_rebuild,
+    setup_logging,
+    user_errors,
+)
 from embed.index.store import current_build
 from service.settings import ServiceSettings
 
@@ -40,7 +47,7 @@ def serve(
     from embed.models.encoder import load_encoders
     from service.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose=True)
     given = {"vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model}
     settings = ServiceSettings.model_validate({k: v for k, v in given.items() if v is not None})
     with user_errors():
