@@ -19,10 +19,45 @@ from embed.cli import (
     setup_logging,
     user_errors,
 )
+from embed.index.build import BuildError
 from embed.index.store import current_build
 from service.settings import ServiceSettings
 
 __all__ = ["app"]
+
+
+def _bring_index_up_to_date(settings: ServiceSettings) -> None:
+    """Rebuild the index from the seeds before serving it, so that edited seeds are searchable.
+
+    Only what changed is embedded; an unchanged corpus is answered from the live build's
+    records without loading a model. When an index exists but cannot be rebuilt now (another
+    rebuild holds the lock, the seeds folder is gone), it is served as it is, with a warning.
+
+    Args:
+        settings: The seeds and index folders and the models to embed with.
+
+    Raises:
+        BuildError: When there is no index and none can be built.
+    """
+    live = current_build(settings.vectors_dir)
+    if live is None:
+        typer.echo(
+            f"no index in {settings.vectors_dir}; building it from {settings.seeds_dir} first",
+            err=True,
+        )
+    try:
+        summary = run_rebuild(settings, progress=True)
+    except BuildError as exc:
+        if live is None:
+            raise
+        typer.echo(f"warning: {exc}; serving the index as it is ({live.name})", err=True)
+        return
+    if live is not None and summary.changed:
+        typer.echo(
+            f"seeds changed: new build {summary.build} "
+            f"({summary.embedded} chunks embedded, {summary.reused} reused)",
+            err=True,
+        )
 
 
 @app.command()
@@ -37,7 +72,7 @@ def serve(
     ] = None,
     model: ModelOpt = None,
 ) -> None:
-    """Serve the search page and the JSON API, building the index first if there is none.
+    """Serve the search page and the JSON API, bringing the index up to date with the seeds first.
 
     Every option can also come from an XLSEARCH_* environment variable (XLSEARCH_PORT, ...),
     as can the API key for POST /reload (XLSEARCH_API_KEY).
@@ -51,12 +86,7 @@ def serve(
     given = {"vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model}
     settings = ServiceSettings.model_validate({k: v for k, v in given.items() if v is not None})
     with user_errors():
-        if current_build(settings.vectors_dir) is None:
-            typer.echo(
-                f"no index in {settings.vectors_dir}; building it from {settings.seeds_dir} first",
-                err=True,
-            )
-            run_rebuild(settings, progress=True)
+        _bring_index_up_to_date(settings)
         # Resolved here (they load lazily) so that a missing model is a message, not a traceback.
         encoder, second = load_encoders(settings)
     app = create_app(settings, encoder=encoder, second=second)
