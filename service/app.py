@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from embed import Encoder, TextEncoder, load_encoders
 from service.metrics import Metrics, reload_counted
 from service.middleware import ServiceMiddleware, configure_logging
-from service.routes import admin, documents, health, pages, search
+from service.routes import admin, apidocs, documents, health, pages, search
 from service.settings import ServiceSettings
 from service.state import IndexState
 
@@ -141,6 +141,9 @@ def create_app(
         description=_DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        # Served by service.routes.apidocs from local files instead of FastAPI's CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -154,6 +157,7 @@ def create_app(
             allow_headers=["Content-Type", "X-API-Key"],
         )
     app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
-    for module in (search, documents, health, admin, pages):
+    for module in (search, documents, health, admin, pages, apidocs):
         app.include_router(module.router)
+    app.mount(apidocs.ASSETS_URL, apidocs.assets(), name="apidocs-assets")
     return app

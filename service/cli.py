@@ -6,16 +6,60 @@ the ``xlsearch`` script runs.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
 
-from embed import current_build
-from embed.cli import ModelOpt, SeedsOpt, VectorsOpt, app, run_rebuild, user_errors
+from embed import BuildError, Encoder, TextEncoder, current_build
+from embed.cli import (
+    ModelOpt,
+    SeedsOpt,
+    VectorsOpt,
+    app,
+    run_rebuild,
+    setup_logging,
+    user_errors,
+)
 from service.settings import ServiceSettings
 
 __all__ = ["app"]
+
+
+def _bring_index_up_to_date(
+    settings: ServiceSettings, encoders: tuple[Encoder, TextEncoder | None]
+) -> None:
+    """Rebuild the index from the seeds before serving it, so that edited seeds are searchable.
+
+    Only what changed is embedded; an unchanged corpus is answered from the live build's
+    records without loading a model. When an index exists but cannot be rebuilt now (another
+    rebuild holds the lock, the seeds folder is gone), it is served as it is, with a warning.
+
+    Args:
+        settings: The seeds and index folders.
+        encoders: The models to embed with (those the service will search with).
+
+    Raises:
+        BuildError: When there is no index and none can be built.
+    """
+    live = current_build(settings.vectors_dir)
+    if live is None:
+        typer.echo(
+            f"no index in {settings.vectors_dir}; building it from {settings.seeds_dir} first",
+            err=True,
+        )
+    try:
+        summary = run_rebuild(settings, progress=True, encoders=encoders)
+    except BuildError as exc:
+        if live is None:
+            raise
+        typer.echo(f"warning: {exc}; serving the index as it is ({live.name})", err=True)
+        return
+    if live is not None and summary.changed:
+        typer.echo(
+            f"seeds changed: new build {summary.build} "
+            f"({summary.embedded} chunks embedded, {summary.reused} reused)",
+            err=True,
+        )
 
 
 @app.command()
@@ -30,7 +74,7 @@ def serve(
     ] = None,
     model: ModelOpt = None,
 ) -> None:
-    """Serve the search page and the JSON API, building the index first if there is none.
+    """Serve the search page and the JSON API, bringing the index up to date with the seeds first.
 
     Every option can also come from an XLSEARCH_* environment variable (XLSEARCH_PORT, ...),
     as can the API key for POST /reload (XLSEARCH_API_KEY).
@@ -40,18 +84,14 @@ def serve(
     from embed import load_encoders
     from service.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose=True)
     given = {"vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model}
     settings = ServiceSettings.model_validate({k: v for k, v in given.items() if v is not None})
     with user_errors():
-        if current_build(settings.vectors_dir) is None:
-            typer.echo(
-                f"no index in {settings.vectors_dir}; building it from {settings.seeds_dir} first",
-                err=True,
-            )
-            run_rebuild(settings, progress=True)
-        # Resolved here (they load lazily) so that a missing model is a message, not a traceback.
+        # Made here (they load lazily) so that a missing model is a message, not a traceback,
+        # and shared by the rebuild and the service, so that neither loads them twice.
         encoder, second = load_encoders(settings)
+        _bring_index_up_to_date(settings, (encoder, second))
     app = create_app(settings, encoder=encoder, second=second)
     # Our middleware logs one access line per request, with its request id and duration;
     # uvicorn's own access log would repeat every request without them.

@@ -27,25 +27,34 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TEMPLATES = Path(__file__).parent / "templates"
-_THIRD_PARTY_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
-def _inline_script_hashes() -> list[str]:
+def _script_hash(body: str) -> str:
+    """The CSP source that allows the one inline script whose text is ``body``."""
+    return f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+
+
+def inline_script_hashes(html: str) -> list[str]:
+    """CSP sources that allow exactly the inline scripts of the page ``html``."""
+    return [_script_hash(body) for body in _INLINE_SCRIPT.findall(html)]
+
+
+def _template_script_hashes() -> list[str]:
     """CSP hashes of the templates' static inline scripts (templated ones would not match)."""
-    hashes = []
-    for template in sorted(_TEMPLATES.glob("*.html")):
-        for body in re.findall(r"<script>(.*?)</script>", template.read_text("utf-8"), re.S):
-            if "{{" not in body and "{%" not in body:
-                digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-                hashes.append(f"'sha256-{digest}'")
-    return hashes
+    return [
+        _script_hash(body)
+        for template in sorted(_TEMPLATES.glob("*.html"))
+        for body in _INLINE_SCRIPT.findall(template.read_text("utf-8"))
+        if "{{" not in body and "{%" not in body
+    ]
 
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
         "style-src 'unsafe-inline'",  # the one <style> block of base.html
-        "script-src " + (" ".join(_inline_script_hashes()) or "'none'"),
+        "script-src " + (" ".join(_template_script_hashes()) or "'none'"),
         "img-src 'self' data:",
         "form-action 'self'",
         "base-uri 'none'",
@@ -100,9 +109,8 @@ class ServiceMiddleware:
                 out["X-Request-ID"] = rid
                 for name, value in SECURITY_HEADERS.items():
                     out.setdefault(name, value)
-                html = out.get("content-type", "").startswith("text/html")
-                # FastAPI's /docs and /redoc load their scripts from a CDN: not our pages.
-                if html and scope["path"] not in _THIRD_PARTY_PAGES:
+                # A page that sets a policy of its own (the API docs) keeps it.
+                if out.get("content-type", "").startswith("text/html"):
                     out.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             await send(message)
 

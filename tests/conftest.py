@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,19 @@ from embed.settings import EmbedSettings
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment for an ``xlsearch`` process that runs this checkout's code.
+
+    The console script imports whichever checkout the virtual environment was installed from;
+    PYTHONPATH puts this one first.
+
+    Args:
+        **extra: More variables to set.
+    """
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
 @pytest.fixture(scope="session")

@@ -132,6 +132,10 @@ def _rebuild_locked(
             len(plan.records), chunks, 0, chunks, plan.skipped, spans=plan.counts.sentences,
             stages=stages,
         )  # fmt: skip
+    if not plan.chunks:
+        raise BuildError(
+            f"nothing to index in {seeds_dir}: no readable seed ({len(plan.skipped)} skipped)"
+        )
     with timed(stages, "embed"):
         embedded = embed_plan(
             plan, vectors_dir, encoder, second, batch_size=batch_size, progress=progress

@@ -138,7 +138,7 @@ def _read_seeds(
         try:
             doc = read_document(path, seeds_dir)
         except SeedError as exc:
-            skipped.append({"source": str(path), "reason": str(exc)})
+            skipped.append({"source": str(path), "reason": exc.reason})
             continue
         fingerprint = _doc_fingerprint(doc)
         records[doc.doc_id] = {**asdict(doc), "fingerprint": fingerprint, "source_digest": digest}

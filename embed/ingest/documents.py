@@ -42,7 +42,17 @@ _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 
 
 class SeedError(Exception):
-    """A seed file that cannot be indexed; the message names the file and why."""
+    """A seed file that cannot be indexed; the message names the file and why.
+
+    Args:
+        source: The file, relative to the seeds folder where it is under it.
+        reason: Why it cannot be indexed.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def discover_seeds(root: Path) -> SeedScan:
         SeedError: When ``root`` is not a directory.
     """
     if not root.is_dir():
-        raise SeedError(f"{root}: seeds root is not a directory")
+        raise SeedError(str(root), "seeds root is not a directory")
     real_root = root.resolve()
     paths: list[Path] = []
     skipped: list[tuple[Path, str]] = []
@@ -153,15 +163,15 @@ def read_document(path: Path, root: Path) -> Document:
     rel = _relative(path, root)
     reason = _outside_reason(path, root.resolve())
     if reason is not None:
-        raise SeedError(f"{rel}: {reason}")
+        raise SeedError(str(rel), reason)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SeedError(f"{rel}: cannot be read ({exc.strerror or exc})") from exc
+        raise SeedError(str(rel), f"cannot be read ({exc.strerror or exc})") from exc
     text = _decode(raw, rel)
     layout = parse_layout(text)
     if layout.heading is None:
-        raise SeedError(f"{rel}: no content besides metadata lines")
+        raise SeedError(str(rel), "no content besides metadata lines")
     meta = _read_sidecar(path, root, rel)
     lang = meta.get("lang") or detect_language(
         "\n".join([layout.title, *(p.text for p in layout.paragraphs)])
@@ -216,28 +226,28 @@ def _relative(path: Path, root: Path) -> str:
         try:
             return path.absolute().relative_to(root.absolute()).as_posix()
         except ValueError:
-            raise SeedError(f"{path}: not under the seeds root {root}") from None
+            raise SeedError(str(path), f"not under the seeds root {root}") from None
 
 
 def _decode(raw: bytes, rel: str) -> str:
     if not raw:
-        raise SeedError(f"{rel}: empty file")
+        raise SeedError(str(rel), "empty file")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SeedError(f"{rel}: UTF-16 encoded (byte-order mark found); re-save as UTF-8")
+        raise SeedError(str(rel), "UTF-16 encoded (byte-order mark found); re-save as UTF-8")
     if b"\x00" in raw:
-        raise SeedError(f"{rel}: binary file (contains NUL bytes)")
+        raise SeedError(str(rel), "binary file (contains NUL bytes)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SeedError(f"{rel}: not valid UTF-8 (byte offset {exc.start})") from None
+        raise SeedError(str(rel), f"not valid UTF-8 (byte offset {exc.start})") from None
     text = text.removeprefix(_BOM)
     if not text.strip():
-        raise SeedError(f"{rel}: empty (whitespace only)")
+        raise SeedError(str(rel), "empty (whitespace only)")
     controls = sum(
         1 for ch in text if ch not in _TEXT_CONTROLS and unicodedata.category(ch) == "Cc"
     )
     if controls > _MAX_CONTROL_SHARE * len(text):
-        raise SeedError(f"{rel}: binary file ({controls} control characters)")
+        raise SeedError(str(rel), f"binary file ({controls} control characters)")
     return text
 
 
@@ -249,20 +259,20 @@ def _read_sidecar(path: Path, root: Path, rel: str) -> dict[str, str]:
     name = _relative(sidecar, root)
     reason = _outside_reason(sidecar, root.resolve())
     if reason is not None:
-        raise SeedError(f"{name} (sidecar of {rel}): {reason}")
+        raise SeedError(f"{name} (sidecar of {rel})", f"{reason}")
     try:
         data: Any = json.loads(sidecar.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SeedError(f"{name} (sidecar of {rel}): malformed JSON: {exc}") from None
+        raise SeedError(f"{name} (sidecar of {rel})", f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise SeedError(f"{name} (sidecar of {rel}): expected a JSON object")
+        raise SeedError(f"{name} (sidecar of {rel})", "expected a JSON object")
     meta: dict[str, str] = {}
     for key in SIDECAR_KEYS:
         value = data.get(key)
         if value is None:
             continue
         if not isinstance(value, str):
-            raise SeedError(f"{name} (sidecar of {rel}): {key!r} must be a string or null")
+            raise SeedError(f"{name} (sidecar of {rel})", f"{key!r} must be a string or null")
         if value.strip():
             meta[key] = value.strip()
     if "date" in meta:
@@ -270,7 +280,7 @@ def _read_sidecar(path: Path, root: Path, rel: str) -> dict[str, str]:
             datetime.fromisoformat(meta["date"])
         except ValueError:
             raise SeedError(
-                f"{name} (sidecar of {rel}): 'date' is not an ISO date: {meta['date']!r}"
+                f"{name} (sidecar of {rel})", f"'date' is not an ISO date: {meta['date']!r}"
             ) from None
     if "lang" in meta:
         meta["lang"] = meta["lang"].lower()

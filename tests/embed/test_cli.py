@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,13 +12,14 @@ import pytest
 from filelock import FileLock
 
 from embed.index.store import LOCK_FILE
+from tests.conftest import checkout_env
 
 XLSEARCH = str(Path(sys.executable).parent / "xlsearch")
 
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [XLSEARCH, *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+        [XLSEARCH, *args], capture_output=True, text=True, timeout=timeout, env=checkout_env()
     )
 
 
@@ -49,6 +49,22 @@ def test_rebuild_human_summary(seeds_copy: Path, vectors: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "5 documents" in done.stdout and "0 embedded" in done.stdout
     assert "index already up to date" in done.stdout
+
+
+def test_a_skipped_seed_is_named_once_on_stderr(
+    tmp_path: Path, seeds_copy: Path, vectors: Path
+) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(seeds_copy, seeds)
+    (seeds / "blank.txt").write_bytes(b"")
+
+    done = run("rebuild-index", "--seeds", str(seeds), "--vectors", str(vectors))
+
+    assert done.returncode == 0, done.stderr
+    assert "1 skipped" in done.stdout and "blank.txt" not in done.stdout
+    assert [line for line in done.stderr.splitlines() if "blank.txt" in line] == [
+        f"WARNING embed.index.plan: skipped {seeds / 'blank.txt'}: empty file"
+    ]
 
 
 def test_missing_seeds_folder_is_a_message_not_a_traceback(tmp_path: Path) -> None:

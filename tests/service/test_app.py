@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,15 @@ def test_search_parameters_carry_their_limits(openapi: dict[str, Any]) -> None:
     assert params["lang"]["required"] is False
 
 
-def test_docs_page_is_served(client: TestClient) -> None:
-    response = client.get("/docs")
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_load_their_assets_from_the_service(client: TestClient, path: str) -> None:
+    response = client.get(path)
 
     assert response.status_code == 200
-    assert "swagger" in response.text.lower()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert assets and all(url.startswith("/static/apidocs/") for url in assets)
+    for url in assets:
+        assert client.get(url).status_code == 200, url
 
 
 def test_unexpected_errors_are_json_without_a_traceback(

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from filelock import FileLock
 from typer.testing import CliRunner
 
-from embed.index.store import current_build
+from embed.index.store import LOCK_FILE, current_build
 from service.cli import app
 
 
@@ -81,6 +82,24 @@ def test_serve_uses_an_existing_index_as_it_is(
     assert served["port"] == 8000
     # One access line per request, ours (with the request id), not uvicorn's as well.
     assert served["access_log"] is False
+
+
+def test_serve_keeps_an_index_it_cannot_rebuild_now_and_says_why(
+    seeds_copy: Path, vectors_copy: Path, served: dict[str, Any]
+) -> None:
+    live = current_build(vectors_copy)
+    assert live is not None
+
+    with FileLock(str(vectors_copy / LOCK_FILE)):
+        result = CliRunner().invoke(
+            app, ["serve", "--seeds", str(seeds_copy), "--vectors", str(vectors_copy)]
+        )
+
+    assert result.exit_code == 0, result.output
+    assert "another rebuild" in result.output
+    assert f"serving the index as it is ({live.name})" in result.output
+    assert current_build(vectors_copy) == live
+    assert isinstance(served["app"], FastAPI)
 
 
 def test_serve_reports_a_missing_seeds_folder_in_one_line(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Route, expect, sync_playwright
 
 from embed.models.encoder import Encoder, TextEncoder
 from service.app import create_app
@@ -140,3 +140,38 @@ def test_markup_in_a_seed_renders_as_text_on_both_pages(
         assert page.locator("article b, article script").count() == 0
 
     assert dialogs == []
+
+
+def test_api_docs_render_from_the_service_alone_with_the_network_off(
+    page: Page, tmp_path: Path
+) -> None:
+    outside: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.context.route("**/*", local_only)
+    # The pages need the schema, not an index: an empty folder keeps the models unloaded.
+    with _serve(create_app(make_settings(tmp_path / "vectors", tmp_path / "seeds"))) as url:
+        page.goto(f"{url}/docs")
+        summary = page.locator(".opblock-summary-path")
+        expect(summary.first).to_be_visible()
+        assert "/search" in summary.all_inner_texts()
+
+        health = page.locator(".opblock", has=page.locator('[data-path="/health"]'))
+        health.locator(".opblock-summary").click()
+        health.get_by_role("button", name="Try it out").click()
+        health.get_by_role("button", name="Execute").click()
+        # Try it out reaches the API under the page's policy: no index here, so 503.
+        status = health.locator(".live-responses-table tr.response .response-col_status")
+        expect(status).to_have_text("503")
+        assert _screenshot(page, "api-docs.png").stat().st_size > 0
+
+        page.goto(f"{url}/redoc")
+        expect(page.get_by_role("heading", name="Search (query string)")).to_be_visible()
+
+    assert outside == []

@@ -379,3 +379,14 @@ def test_old_builds_are_pruned(
     builds = list((vectors / store.BUILDS).iterdir())
     assert len(builds) == 2
     assert current_build(vectors) in builds
+
+
+def test_a_seeds_folder_with_nothing_readable_is_a_build_error(
+    tmp_path: Path, encoder: Encoder, second: TextEncoder | None
+) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "blank.txt").write_bytes(b"")
+    with pytest.raises(BuildError, match=r"nothing to index in .*seeds.*1 skipped"):
+        rebuild_index(seeds, tmp_path / "v", encoder, second=second)
+    assert current_build(tmp_path / "v") is None
