@@ -71,9 +71,20 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(
-    vectors: Path, seeds: Path = SEEDS, env: dict[str, str] | None = None, timeout: float = 600
+    vectors: Path,
+    seeds: Path = SEEDS,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    checkout: Path = ROOT,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real ``xlsearch serve`` on 127.0.0.1 and a free port, ready to answer.
+
+    Args:
+        vectors: The index folder.
+        seeds: The seeds folder.
+        env: Extra environment variables.
+        timeout: Seconds to wait for it to be ready.
+        checkout: The source tree whose code serves (another commit's, for an A/B run).
 
     Yields:
         The base URL and the process (its ``pid`` is the service's).
@@ -81,13 +92,16 @@ def server(
     import httpx
 
     port = free_port()
-    exe = Path(sys.executable).with_name("xlsearch")
-    full_env = {**os.environ, "XLSEARCH_RELOAD_INTERVAL": "0", **(env or {})}
+    full_env = {
+        **os.environ, "XLSEARCH_RELOAD_INTERVAL": "0", "PYTHONPATH": str(checkout), **(env or {}),
+    }  # fmt: skip
     # In the temp folder: beside ``vectors`` would be the repository root for ./vectors.
     log_path = Path(tempfile.gettempdir()) / f"xlsearch-serve-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    command = ["serve", "--vectors", str(vectors), "--seeds", str(seeds), "--port", str(port)]
     proc = subprocess.Popen(
-        [str(exe), "serve", "--vectors", str(vectors), "--seeds", str(seeds), "--port", str(port)],
+        [sys.executable, "-m", "service.cli", *command],
+        cwd=checkout,
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -30,22 +30,19 @@ class EmbedSettings(BaseSettings):
     model_cache: Path = Field(
         default_factory=default_cache_dir, description="Where installed models are kept."
     )
-    threads: int = Field(
-        2, ge=1, description="Torch threads for embedding (this machine has 2 cores)."
-    )
+    threads: int = Field(2, ge=1, description="Threads for embedding passages and queries.")
     query_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx",
         description="How queries are embedded: onnx (ONNX Runtime, exported once into the "
-        "model cache; same vectors, cosine > 0.9999), onnx-int8 (that export quantized to "
-        "8 bits: faster, cosine about 0.997) or torch (sentence-transformers). "
+        "model cache; the same vectors), onnx-int8 (that export quantized to 8 bits: faster, "
+        "slightly different vectors, see docs/decisions.md) or torch (sentence-transformers). "
         "Passages always use sentence-transformers.",
     )
     query_spin: bool = Field(
         True,
-        description="Let ONNX Runtime's threads spin-wait between queries: about 0.5 ms less "
-        "per query for one client. Off, the idle threads leave the cores to the HTTP "
-        "handling: about 9% more queries per second under concurrent load "
-        "(docs/benchmarks.md).",
+        description="Let ONNX Runtime's threads spin-wait between queries: a lone query is "
+        "answered sooner. Off, the idle threads leave the cores to the HTTP handling, which "
+        "serves more queries per second under concurrent load (docs/benchmarks.md).",
     )
     batch_window_ms: float = Field(
         3.0,

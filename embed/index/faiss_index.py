@@ -2,16 +2,11 @@
 
 Vectors are L2-normalized, so every index uses inner product (= cosine). Small corpora get an
 exact ``Flat`` index: below ``HNSW_THRESHOLD`` rows a brute-force scan is both exact and fast
-enough. Larger ones get HNSW, whose recall/speed trade-off is set by ``efSearch``.
-
-Measured by ``bench/scale.py`` on this 2-core machine (384-d, one query at a time; see
-docs/benchmarks.md): Flat takes 0.9 ms at 10k rows, 6.6 ms at 50k and 13 ms at 100k, so the
-switch is at 20k (about 2 ms, interpolated). HNSW32 (efConstruction 80) over 1M rows answers
-in 0.53 ms at recall@10 0.975 with efSearch 64, and 1.0 ms at 0.997 with 128. IVF4096 matched
-it on that mixture (0.38 ms at 0.974 with nprobe 8) and builds in 52 s instead of 481 s, but its
-recall depends on how the data clusters (IVF1024 on the same vectors needed nprobe 128 and
-12 ms for 0.92), while HNSW needs no training and adds rows incrementally. (For comparison,
-txtai switches from Flat to IVF above 5,000 rows.)
+enough. Larger ones get HNSW, whose recall/speed trade-off is set by ``efSearch``: it stays far
+under the latency target at high recall on a million rows, needs no training (IVF's recall
+depends on how the data clusters) and adds rows incrementally. The threshold and parameters come
+from ``bench/scale.py`` (docs/benchmarks.md); IVF and the other thresholds tried are in
+docs/decisions.md, "Index types".
 """
 
 from __future__ import annotations

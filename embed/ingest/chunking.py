@@ -19,8 +19,7 @@ _WORD = re.compile(r"\S+")
 # they join compounds ("государств – участников СНГ") as often as they part clauses.
 _CLAUSE_BREAK = re.compile(r"[,;]\s+")
 # The fewest words a clause keeps; shorter pieces join the next one ("Президент, подтверждая
-# ..." stays one clause). On XQuAD-dev, 12 ranked below 8: en->ru hit@1 0.940 against 0.945,
-# parallel 0.972 / 0.972 against 0.976 / 0.978 (docs/benchmarks.md).
+# ..." stays one clause). On XQuAD-dev 12 ranked below 8 (docs/decisions.md).
 CLAUSE_MIN_WORDS = 8
 
 
@@ -145,8 +144,8 @@ def match_spans(text: str) -> list[tuple[int, int]]:
 
     A question asks about one fact, and in a 40-word sentence that fact is a third of the
     sentence's vector: scoring a long sentence clause by clause too lets the best-sentence
-    channels see it (XQuAD-dev ru->en hit@1 0.943 -> 0.951, the seeds' MRR 0.975 -> 0.986;
-    bench/RESULTS.md). Clauses are cut at commas and semicolons and hold at least
+    channels see it (what it gained and costs: docs/ranking.md, "Clause matching"). Clauses are
+    cut at commas and semicolons and hold at least
     :data:`CLAUSE_MIN_WORDS` words, a short tail joining the clause before it.
 
     Args:

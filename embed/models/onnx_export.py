@@ -62,7 +62,7 @@ def remove_stale_exports(onnx_file: Path) -> list[Path]:
     """Delete the graphs that earlier recipes made of the same model, beside ``onnx_file``.
 
     A change of :data:`_EXPORT_RECIPE` or :data:`_INT8_RECIPE` makes a new export under a new
-    name; the old one (about 470 MB fp32, 140 MB int8) would otherwise stay in the cache for
+    name; the old one, hundreds of megabytes, would otherwise stay in the cache for
     good. Graphs of other models (another checksum) are kept, as a user may switch back. A
     process still running an old graph is not disturbed: the file goes when it closes it.
 
@@ -155,10 +155,10 @@ def export_onnx(model_folder: Path, target: Path, token_layer: int) -> Path:
 def _fuse(graph: Path, config: Any) -> None:
     """Rewrite an export in place with ONNX Runtime's transformer fusions.
 
-    Attention, skip-connection layer norms and bias + GELU each become one op per layer: about
-    10% less time per short query on 2 cores, with the same vectors (cosine to the unfused
-    graph above 0.9999999 on the seeds queries). The embedding fusion stays off: it numbers
-    positions from 0, which XLM-R-style models do not.
+    Attention, skip-connection layer norms and bias + GELU each become one op per layer: less
+    time per query, with the same vectors (measured in docs/decisions.md, "Query backends and
+    runtimes"). The embedding fusion stays off: it numbers positions from 0, which XLM-R-style
+    models do not.
     """
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
@@ -196,10 +196,10 @@ def quantize_onnx(source: Path, target: Path) -> Path:
 
     Dynamic quantization (weights to unsigned 8 bits with one scale per output channel,
     activations per call) of every MatMul and the embedding table, except the feed-forward
-    output projections, whose activations carry the outliers that 8 bits clip. Measured with
-    e5-small alone on XQuAD-dev and Tatoeba (bench/RESULTS.md): this loses at most 0.4 points
-    of hit@1 (0.3 before the fusion); on the unfused graph, quantizing those projections too
-    lost 1.4, and one scale per tensor 3.1.
+    output projections, whose activations carry the outliers that 8 bits clip. The recipe was
+    chosen by its loss with e5 alone on XQuAD-dev and Tatoeba against quantizing every MatMul
+    and ONNX Runtime's one scale per tensor (docs/decisions.md, "Quantisation"; its cost with
+    the default ranking is in bench/RESULTS.md).
 
     Returns:
         ``target``.

@@ -1,11 +1,11 @@
-"""Query embedding with ONNX Runtime: the same model as sentence-transformers, several times faster.
+"""Query embedding with ONNX Runtime: the same model as sentence-transformers, without torch.
 
 Queries run an exported graph (:mod:`embed.models.onnx_export`) through ``onnxruntime`` with the
 fast tokenizer, mean pooling and L2 normalisation in numpy: nothing here imports torch.
 
-Passages keep the sentence-transformers path: the ONNX graph computes the same function (cosine
-to the torch vectors above 0.9999 on the seeds queries, see tests/embed/models/test_onnx.py), so
-query vectors stay compatible with an index built by torch.
+Passages keep the sentence-transformers path: the ONNX graph computes the same function (checked
+against the torch vectors by tests/embed/models/test_onnx.py), so query vectors stay compatible
+with an index built by torch. Runtimes compared: docs/decisions.md, "Query backends and runtimes".
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ class OnnxQueryEncoder:
         max_tokens: Longest input, prompt and special tokens included.
         threads: ONNX Runtime intra-op threads.
         spin: Let the intra-op threads spin-wait after a run (ONNX Runtime's default). A lone
-            query is answered about 0.5 ms sooner; under concurrent load, though, the spinning
-            takes the cores the HTTP handling needs, and turning it off gave 81-84 instead of
-            74-77 queries/s with 8 clients.
+            query is answered sooner; under concurrent load, though, the spinning takes the
+            cores the HTTP handling needs, and turning it off serves more queries per second
+            (docs/benchmarks.md, bench/throughput.py).
     """
 
     def __init__(

@@ -7,21 +7,18 @@ query token takes its best cosine over the passage's tokens, and the passage sco
 of those (Khattab & Zaharia, 2020, "ColBERT"). Across languages the tokens meet in the
 middle of the encoder, not at its top: the last layer is trained for the pooled vector, while
 the middle layers align words with their translations (Jalili Sabet et al., 2020,
-"SimAlign"). Fused at weight 1 with e5-small (12 layers), layer 8 took XQuAD-dev en->ru from
-0.929 to 0.945 hit@1, where the prototype that chose the layer had the last layer at 0.930
-(bench/RESULTS.md has the channel's gain on every set), so the states are taken at
-:data:`DEPTH` of the stack.
+"SimAlign"). On XQuAD-dev layer 8 of e5-small's 12 ranked well above the last one
+(docs/decisions.md; the channel's gain on every set is in docs/ranking.md), so the states are
+taken at :data:`DEPTH` of the stack.
 
 The encoder computes those states in the forward pass that makes the pooled vector, so the
 channel costs no extra model time; a build keeps them, all passages' tokens in one matrix with
 an offset table (:class:`TokenStates`), without the special tokens and the prompt. They are the
-largest part of a build by far (about 180 tokens of 384 numbers per XQuAD paragraph), so they are
-kept as int8 with one float32 scale per token (:class:`QuantisedTokens`): a quarter of float32's
-bytes, cosines to the original within 0.0004; every XQuAD-dev and seeds figure stayed the same to
-four decimals, and Tatoeba lost one query of 1000 in one direction (bench/RESULTS.md). float16
-would halve them only, and numpy widens it eight times slower than int8.
-They are read from disk on demand (a memory map), so that a search brings only its candidates'
-tokens into memory.
+largest part of a build by far (a vector per token, not per passage), so they are kept as
+int8 with one float32 scale per token (:class:`QuantisedTokens`): a quarter of float32's
+bytes at the same ranking quality; float16 would halve them only, and numpy widens it more
+slowly than int8 (docs/decisions.md, "Quantisation"). They are read from disk on demand (a
+memory map), so that a search brings only its candidates' tokens into memory.
 """
 
 from __future__ import annotations

