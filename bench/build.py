@@ -34,8 +34,7 @@ from _common import ROOT, SEEDS, header, table
 from embed.evaluation.benchmarks import _read_xquad, write_corpus
 from embed.index.build import rebuild_index
 from embed.index.store import load_index
-from embed.models.encoder import load_encoders
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 def timed(fn: object) -> tuple[float, object]:

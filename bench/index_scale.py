@@ -36,8 +36,7 @@ from _common import header, synthetic_index, table
 from embed.index.alignment import Carried, align_parallel, find_candidates
 from embed.index.store import current_build, load_index, read_manifest
 from embed.index.token_store import TokenStates
-from embed.models.encoder import load_encoders
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 def main() -> None:

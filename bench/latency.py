@@ -23,9 +23,8 @@ from pathlib import Path
 
 from _common import bench_indexes, header, percentiles, seed_queries, server, table
 
-from embed.models.encoder import load_encoders
 from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 def in_process(searcher: Searcher, queries: list[str], n: int) -> list[float]:

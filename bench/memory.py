@@ -18,8 +18,7 @@ from pathlib import Path
 
 from _common import bench_indexes, header, rss_mb, seed_queries, server, table
 
-from embed.models.encoder import load_encoders
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 async def hammer(base: str, total: int, queries: list[str], clients: int = 4) -> int:

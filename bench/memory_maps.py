@@ -27,9 +27,8 @@ from _common import bench_indexes, header, percentiles, seed_queries, table
 from embed.index.format import TOKEN_STATES
 from embed.index.local import LocalIndex
 from embed.index.store import load_index
-from embed.models.encoder import load_encoders
 from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 def main() -> None:

@@ -39,9 +39,9 @@ import numpy as np
 from _common import clustered_unit_vectors, header, seed_sentences, table
 
 from embed.index.build import BuildSummary, rebuild_index
-from embed.models.encoder import Encoder, load_encoders
+from embed.models.encoder import Encoder
 from embed.models.usem import UsemEncoder
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 # The stages of a rebuild, as BuildSummary.stages names them.
 STAGES = ("plan", "embed", "faiss", "alignment", "bm25", "write")

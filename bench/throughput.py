@@ -21,8 +21,7 @@ from pathlib import Path
 from _common import SEEDS, header, percentiles, seed_queries, server, table
 
 from embed.index.build import rebuild_index
-from embed.models.encoder import load_encoders
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 async def level(base: str, clients: int, seconds: float, queries: list[str]) -> dict[str, object]:

@@ -26,13 +26,13 @@ from embed.index.format import (
 )
 from embed.index.store import current_build
 from embed.ingest.chunking import Chunk
-from embed.models.encoder import Encoder, TextEncoder, load_encoders
+from embed.models.encoder import Encoder, TextEncoder
 from embed.models.install import ModelError
 from embed.ranking.fusion import RankingConfig
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 __all__ = [
     "BuildError",

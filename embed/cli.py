@@ -117,7 +117,7 @@ def run_rebuild(
         encoders: The models to embed with, when the caller has them already (``serve``
             then searches with the same ones); made from ``settings`` otherwise.
     """
-    from embed.models.encoder import load_encoders
+    from embed.settings import load_encoders
 
     encoder, second = encoders or load_encoders(settings)
     return rebuild_index(
@@ -166,8 +166,8 @@ def search(
         _fail("the query is empty")
     settings = _settings(vectors_dir=vectors, model=model)
     with user_errors():
-        from embed.models.encoder import load_encoders
         from embed.ranking.searcher import Searcher
+        from embed.settings import load_encoders
 
         encoder, second = load_encoders(settings)
         searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
@@ -226,8 +226,8 @@ def run_eval(settings: EmbedSettings, sets: list[str], data: Path, workdir: Path
     """Evaluate the named query sets with the configured models and ranking."""
     from embed.evaluation.benchmarks import BENCHMARKS, benchmark_searcher
     from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
-    from embed.models.encoder import load_encoders
     from embed.ranking.searcher import Searcher
+    from embed.settings import load_encoders
 
     encoder, second = load_encoders(settings)
     scores = []

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embed.ingest.documents import MAX_SEED_BYTES
+from embed.models.encoder import Encoder, TextEncoder, make_encoder
 from embed.models.install import DEFAULT_MODEL, default_cache_dir
 from embed.models.usem import NAME as USEM
 from embed.ranking.fusion import RankingConfig
@@ -62,3 +63,17 @@ class EmbedSettings(BaseSettings):
         description="Seeds larger than this are skipped with a warning (an article is a few KiB).",
     )
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+
+
+def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
+    """The primary encoder and, when configured, the second one (both lazy: nothing loads yet)."""
+    primary = Encoder(
+        settings.model,
+        settings.model_cache,
+        settings.threads,
+        settings.query_backend,
+        query_spin=settings.query_spin,
+    )
+    if not settings.second_model:
+        return primary, None
+    return primary, make_encoder(settings.second_model, settings.model_cache, settings.threads)

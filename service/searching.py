@@ -70,8 +70,8 @@ def check_lang(lang: str | None, searcher: Searcher) -> str | None:
 
 def document_url(request: Request, doc_id: str) -> URL:
     """Absolute URL of a document's page on this service, on the host the request came to."""
-    # Resolving a route walks the app's routes (about 0.1 ms per link, 15-20 links per result
-    # list); a document's path never changes, so the app resolves each one once.
+    # Resolving a route walks the app's routes, for each of a result list's many links; a
+    # document's path never changes, so the app resolves each one once.
     paths: dict[str, URLPath] | None = getattr(request.app.state, "document_paths", None)
     if paths is None:
         paths = request.app.state.document_paths = {}

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from embed.index.build import rebuild_index
-from embed.models.encoder import Encoder, TextEncoder, load_encoders
+from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

@@ -3,13 +3,12 @@
 The ranking (:mod:`embed.ranking`) reads candidates and the per-row data its channels score
 through :class:`IndexBackend` only, never a backend's files or arrays: the embedded FAISS build
 (:class:`~embed.index.local.LocalIndex`) is one implementation, and a clustered vector database
-can be another. :func:`open_backend` picks one by name.
+can be another; :func:`embed.index.factory.open_backend` picks one by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -112,21 +111,3 @@ class IndexBackend(Protocol):
     def translations(self, row: int) -> list[list[float]]:
         """``[row, similarity]`` of each parallel passage of ``row``."""
         ...
-
-
-def open_backend(kind: str, location: Path) -> IndexBackend:
-    """Open the live build of a backend chosen by name.
-
-    Args:
-        kind: ``local`` (the embedded FAISS build in a ``vectors/`` folder).
-        location: Where the backend keeps its builds.
-
-    Raises:
-        ValueError: For an unknown kind.
-        StoreError: When the build cannot be loaded.
-    """
-    if kind == "local":
-        from embed.index.local import LocalIndex
-
-        return LocalIndex.open(location)
-    raise ValueError(f"unknown index backend {kind!r} (known: local)")

@@ -9,17 +9,14 @@ this version would have made the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from embed.models.encoder import Encoder, TextEncoder
 
 # Format versions: bump one when what it names changes for the same input, so that a rebuild
 # makes that part anew instead of reusing it.
 FORMAT_VERSION = 1  # the folder layout and manifest
-READER_VERSION = 1  # how a seed file becomes a document record (embed/ingest/documents.py)
+READER_VERSION = 1  # how a seed file becomes a document record (embed/ingest/), in its digest
 CHUNKER_VERSION = 2  # chunks and the spans they are matched by (embed/ingest/chunking.py)
 TOKENS_VERSION = 2  # which token states are kept, and how (embed/models/tokens.py)
 LEXICAL_VERSION = 2  # the BM25 tokenizer (embed/index/bm25.py)
@@ -184,7 +181,33 @@ class Compatibility:
         return [f.name for f in fields(self) if not getattr(self, f.name)]
 
 
-def expected_spec(encoder: Encoder, second: TextEncoder | None) -> Expected:
+class PrimaryModel(Protocol):
+    """What a build records of its primary encoder (see :class:`embed.models.encoder.Encoder`)."""
+
+    @property
+    def checksum(self) -> str: ...
+
+    @property
+    def token_layer(self) -> int | None: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+
+class SecondModel(Protocol):
+    """What a build records of its second encoder."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def checksum(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+
+def expected_spec(encoder: PrimaryModel, second: SecondModel | None) -> Expected:
     """What a build made now by ``encoder`` and ``second`` records of them (neither is loaded)."""
     second_entry = None
     if second is not None:

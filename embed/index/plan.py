@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from embed.index.format import (
+    READER_VERSION,
     SENTENCE_SPANS,
     Compatibility,
     Counts,
@@ -131,7 +132,7 @@ def _read_seeds(
             reason = f"too large ({size} bytes; the limit is {max_seed_bytes})"
             skipped.append({"source": str(path), "reason": reason})
             continue
-        digest = source_digest(path, seeds_dir)
+        digest = source_digest(path, seeds_dir, READER_VERSION)
         if digest is not None and digest in seen:
             records[seen[digest]["doc_id"]] = seen[digest]
             continue

@@ -51,9 +51,9 @@ CURRENT = "CURRENT"
 BUILDS = "builds"
 LOCK_FILE = ".rebuild.lock"
 # The checksums guard against torn and corrupted files, not against tampering (whoever can edit
-# a file can edit the manifest too), and a load reads every byte of the build: at 100k passages
-# gigabytes of token states, which xxh3 hashes over ten times faster than SHA-256 (15 against
-# 1.1 GB/s here). Builds written before it name no algorithm and carry SHA-256s.
+# a file can edit the manifest too), and a load reads every byte of the build, gigabytes of
+# token states at scale: xxh3 hashes them many times faster than SHA-256 (docs/benchmarks.md).
+# Builds written before it name no algorithm and carry SHA-256s.
 CHECKSUM = "xxh3_128"
 _DIGESTS: dict[str, Callable[[], Any]] = {CHECKSUM: xxhash.xxh3_128, "sha256": hashlib.sha256}
 

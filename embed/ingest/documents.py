@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from embed.index.format import READER_VERSION
 from embed.ingest.language import detect_language
 from embed.ingest.layout import parse_layout
 
@@ -191,9 +190,10 @@ def read_document(path: Path, root: Path) -> Document:
     )
 
 
-def source_digest(path: Path, root: Path) -> str | None:
+def source_digest(path: Path, root: Path, reader_version: int) -> str | None:
     """Identity of everything :func:`read_document` reads for ``path``: its place under
-    ``root``, its bytes, its sidecar's bytes (or their absence) and :data:`READER_VERSION`.
+    ``root``, its bytes, its sidecar's bytes (or their absence), and the version of the reader
+    (see :data:`embed.index.format.READER_VERSION`).
 
     Equal digests read to equal documents, so a rebuild need not parse a seed whose digest it
     has recorded (parsing is most of an unchanged rebuild's time on a large corpus).
@@ -206,7 +206,7 @@ def source_digest(path: Path, root: Path) -> str | None:
     if sidecar.is_symlink():
         return None
     try:
-        parts = [str(READER_VERSION), _relative(path, root), _sha256(path)]
+        parts = [str(reader_version), _relative(path, root), _sha256(path)]
         if sidecar.exists():
             parts.append(_sha256(sidecar))
     except (OSError, SeedError):

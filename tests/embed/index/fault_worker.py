@@ -31,8 +31,7 @@ from tqdm import tqdm
 
 from embed.cli import user_errors
 from embed.index.build import rebuild_index
-from embed.models.encoder import load_encoders
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 
 def _child(seeds: Path, vectors: Path, errors: Path, flags: list[str]) -> None:

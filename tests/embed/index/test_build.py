@@ -28,10 +28,10 @@ from embed.index.local import LocalIndex
 from embed.index.store import LOCK_FILE, current_build, load_index
 from embed.index.token_store import TokenStates
 from embed.ingest import documents
-from embed.models.encoder import Encoder, TextEncoder, load_encoders
+from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 NEW_PARAGRAPH = (
     "\n\nThe participants also agreed to hold a joint counter-terrorism exercise on the shores "
@@ -127,7 +127,7 @@ def test_a_new_reader_version_reads_every_seed_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seeds, vectors = corpus
-    monkeypatch.setattr(documents, "READER_VERSION", documents.READER_VERSION + 1)
+    monkeypatch.setattr(plan, "READER_VERSION", plan.READER_VERSION + 1)
     first = rebuild_index(seeds, vectors, encoder, second=second)
     assert len(reads) == 5 and first.embedded == 0
     second_run = rebuild_index(seeds, vectors, encoder, second=second)

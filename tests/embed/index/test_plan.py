@@ -9,8 +9,8 @@ import pytest
 
 from embed.index.plan import plan_rebuild
 from embed.index.reuse import NEW
-from embed.models.encoder import Encoder, TextEncoder, load_encoders
-from embed.settings import EmbedSettings
+from embed.models.encoder import Encoder, TextEncoder
+from embed.settings import EmbedSettings, load_encoders
 
 
 @pytest.fixture

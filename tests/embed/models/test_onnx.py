@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed.models.encoder import Encoder, load_encoders
+from embed.models.encoder import Encoder
 from embed.models.onnx_export import (
     onnx_path,
     prepare_graph,
@@ -19,7 +19,7 @@ from embed.models.onnx_export import (
     supports_onnx,
 )
 from embed.models.onnx_runtime import OnnxQueryEncoder
-from embed.settings import EmbedSettings
+from embed.settings import EmbedSettings, load_encoders
 
 ROOT = Path(__file__).resolve().parents[3]
 MIN_COSINE = 0.999

@@ -1,4 +1,4 @@
-"""Ranking stages taken one at a time: channels, the language correction, token re-ranking."""
+"""Ranking stages taken one at a time: the channels and the language correction."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import numpy as np
 from embed.index.format import SENTENCE_EMBEDDINGS
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.channels import CandidateSet, SentenceChannel
-from embed.ranking.fusion import TOKENS
 from embed.ranking.query import Query
 from embed.ranking.searcher import Searcher
-from embed.ranking.tokens import TokenReranker
 
 
 def _candidates(searcher: Searcher, query: str) -> tuple[CandidateSet, Query]:
@@ -48,18 +46,3 @@ def test_the_language_correction_is_made_once_per_index_from_both_languages(
     assert correction.lexical_terms(ru[:5]) is None
     both = np.array([ru[0], int(np.flatnonzero(searcher.backend.chunk_languages() == "en")[0])])
     assert correction.lexical_terms(both) is correction.shared_terms
-
-
-def test_token_reranking_touches_the_head_only(searcher: Searcher) -> None:
-    states = searcher.backend.token_states
-    assert states is not None
-    reranker = TokenReranker(states, 1.0, 3, "zscore", None)
-    rows = np.arange(10)
-    fused = np.linspace(1.0, 0.0, 10)
-    query = searcher.embed_queries(["Бортников"]).tokens
-    assert query is not None
-    added, raw = reranker.rerank(fused, query[0], rows)
-    assert np.isnan(raw[3:]).all() and not np.isnan(raw[:3]).any()
-    # Below the head every row gets the same addition: their order does not change.
-    assert np.allclose(np.diff(added[3:]), np.diff(fused[3:]))
-    assert searcher.ranking.weights[TOKENS] > 0
