@@ -145,6 +145,18 @@ class Searcher:
         rows = self.backend.document_rows(doc_id)
         return StoredDocument(record, [self.backend.chunk(row) for row in rows])
 
+    @property
+    def ranking(self) -> RankingConfig:
+        """Candidate depth, fusion method and channel weights."""
+        return self._ranking
+
+    @ranking.setter
+    def ranking(self, ranking: RankingConfig) -> None:
+        # The stages are made from the ranking once; a new one makes them anew.
+        self._ranking = ranking
+        for stage in ("_correction", "_tokens", "_channels", "_highlights"):
+            self.__dict__.pop(stage, None)
+
     def _weight(self, channel: str) -> float:
         return self.ranking.weights.get(channel, 0.0)
 

@@ -162,3 +162,17 @@ def test_a_long_sentence_is_matched_by_the_clause_that_answers(searcher: Searche
     assert marked.startswith("Президент, подтверждая приверженность Кыргызстана")
     assert marked.endswith("в многостороннем формате")
     assert end - begin < len(top.chunk.text) / 2
+
+
+def test_a_new_ranking_on_a_searcher_takes_effect_at_once(searcher: Searcher) -> None:
+    query = "Bortnikov thanked Japarov for the warm welcome"
+    own = Searcher(searcher.backend, searcher.encoder, searcher.second, searcher.ranking)
+    before = own.search(query, k=5)
+    dense_only = searcher.ranking.model_copy(update={"weights": {"dense": 1.0}})
+    own.ranking = dense_only
+    after = own.search(query, k=5)
+    fresh = _with_ranking(searcher, weights={"dense": 1.0}).search(query, k=5)
+    assert [(r.chunk.doc_id, r.chunk.paragraph, r.score) for r in after] == [
+        (r.chunk.doc_id, r.chunk.paragraph, r.score) for r in fresh
+    ]
+    assert set(after[0].scores) == {"dense"} != set(before[0].scores)
