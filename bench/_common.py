@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,53 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def process_server(
+    command: list[str],
+    port: int,
+    ready: Callable[[str], bool],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server process on 127.0.0.1:``port``, once ``ready(base_url)`` says so; stopped after.
+
+    Its output goes to a log in the temp folder, named in the error when it does not start.
+
+    Yields:
+        The base URL and the process.
+    """
+    import httpx
+
+    log_path = Path(tempfile.gettempdir()) / f"xlbench-server-{port}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if ready(base):
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready after {timeout} s; see {log.name}")
+            time.sleep(0.5)
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@contextlib.contextmanager
 def server(
     vectors: Path,
     seeds: Path = SEEDS,
@@ -92,41 +139,19 @@ def server(
     import httpx
 
     port = free_port()
-    full_env = {
-        **os.environ, "XLSEARCH_RELOAD_INTERVAL": "0", "PYTHONPATH": str(checkout), **(env or {}),
-    }  # fmt: skip
-    # In the temp folder: beside ``vectors`` would be the repository root for ./vectors.
-    log_path = Path(tempfile.gettempdir()) / f"xlsearch-serve-{port}.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    command = ["serve", "--vectors", str(vectors), "--seeds", str(seeds), "--port", str(port)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *command],
-        cwd=checkout,
-        env=full_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=5).json().get("ready"):
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after {timeout} s; see {log.name}")
-            time.sleep(0.5)
-        yield base, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    command = [
+        sys.executable, "-m", "service.cli", "serve", "--vectors", str(vectors),
+        "--seeds", str(seeds), "--port", str(port),
+    ]  # fmt: skip
+    environment = {"XLSEARCH_RELOAD_INTERVAL": "0", "PYTHONPATH": str(checkout), **(env or {})}
+
+    def ready(base: str) -> bool:
+        return bool(httpx.get(f"{base}/health", timeout=5).json().get("ready"))
+
+    with process_server(
+        command, port, ready, env=environment, cwd=checkout, timeout=timeout
+    ) as running:
+        yield running
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
