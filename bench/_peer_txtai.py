@@ -40,7 +40,8 @@ def main() -> None:
         embeddings.save(str(args.index))
 
     config = args.index.parent / "api.yml"
-    config.write_text(f"path: {args.index}\n", encoding="utf-8")
+    # The embeddings key turns the API's search routes on; path loads the index read-only.
+    config.write_text(f"path: {args.index}\nembeddings: {{}}\n", encoding="utf-8")
     os.environ["CONFIG"] = str(config)
     import uvicorn
 

@@ -15,7 +15,7 @@ as real servers on 127.0.0.1, one at a time under load:
 txtai is never a dependency of xlsearch; it lives in a venv of its own, made once with
 
     python3 -m venv .venv-peer
-    .venv-peer/bin/pip install torch==2.13.0 'txtai[api]==9.14.0'
+    .venv-peer/bin/pip install torch==2.13.0 'txtai[api,vectors]==9.14.0'
 
 and the script says so and stops (exit 0) when that venv is missing.
 """
@@ -64,8 +64,10 @@ def peer_server(python: Path, corpus: dict[str, str], folder: Path) -> Iterator[
     def ready(base: str) -> bool:
         return httpx.get(f"{base}/count", timeout=5).status_code == 200
 
-    # The peer's venv, not xlsearch's packages.
-    with process_server(command, port, ready, env={"PYTHONPATH": ""}, timeout=900) as running:
+    # The peer's venv, not xlsearch's packages; txtai's litellm reads its local price list
+    # instead of fetching one (there is no network here).
+    env = {"PYTHONPATH": "", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    with process_server(command, port, ready, env=env, timeout=900) as running:
         yield running[0]
 
 
