@@ -117,6 +117,7 @@ def create_app(
             other,
             settings.ranking,
             batch_window=settings.batch_window_ms / 1000,
+            cache_size=settings.result_cache,
         )
         app.state.index = state
         metrics.index.state = state

@@ -46,6 +46,13 @@ class ServiceSettings(EmbedSettings):
         ge=1024,
         description="Largest request body accepted, in bytes; larger ones get 413.",
     )
+    result_cache: int = Field(
+        1024,
+        ge=0,
+        le=1_000_000,
+        description="How many recent result lists are kept, by build, query, k and language, "
+        "so that a repeated query skips the models; 0 turns the cache off.",
+    )
     log_json: bool = Field(
         False, description="Write logs as one JSON object per line (request id included)."
     )

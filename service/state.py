@@ -26,6 +26,7 @@ from embed import (
     current_build,
 )
 from service.batching import DEFAULT_WINDOW_S, QueryBatcher
+from service.cache import CacheKey, ResultCache
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class IndexState:
         second: The second encoder fused into the ranking, if any.
         ranking: Candidate depth, fusion and channel weights.
         batch_window: Seconds the query batcher waits to gather concurrent requests.
+        cache_size: How many recent result lists to keep (0: none).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class IndexState:
         second: TextEncoder | None = None,
         ranking: RankingConfig | None = None,
         batch_window: float = DEFAULT_WINDOW_S,
+        cache_size: int = 0,
     ) -> None:
         self.vectors_dir = vectors_dir
         self.encoder = encoder
@@ -97,6 +100,7 @@ class IndexState:
         # call from several threads at once ("Already borrowed"), concurrent encodes would only
         # fight over the same cores, and concurrent requests share one forward pass.
         self.batcher = QueryBatcher(window=batch_window)
+        self.cache = ResultCache(cache_size)
         # The worker thread holds the batcher, not this object: stop it when this one goes.
         weakref.finalize(self, self.batcher.stop)
 
@@ -105,16 +109,46 @@ class IndexState:
     ) -> list[list[SearchResult]]:
         """Rank passages of ``searcher`` for ``queries`` (blocks; call from a worker thread).
 
-        The queries are embedded together with those of concurrent requests (see
+        Queries searched recently on the same build come from :attr:`cache`; the others are
+        embedded together with those of concurrent requests (see
         :class:`service.batching.QueryBatcher`).
         """
-        return self.batcher.search(searcher, queries, k, lang)
+        keys, found, missing = self._lookup(searcher, queries, k, lang)
+        if missing:
+            fresh = self.batcher.search(searcher, [queries[i] for i in missing], k, lang)
+            self._fill(keys, found, missing, fresh)
+        return [results for results in found if results is not None]
 
     async def search_async(
         self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
     ) -> list[list[SearchResult]]:
         """:meth:`search` for the event loop: waits without blocking it."""
-        return await self.batcher.search_async(searcher, queries, k, lang)
+        keys, found, missing = self._lookup(searcher, queries, k, lang)
+        if missing:
+            fresh = await self.batcher.search_async(
+                searcher, [queries[i] for i in missing], k, lang
+            )
+            self._fill(keys, found, missing, fresh)
+        return [results for results in found if results is not None]
+
+    def _lookup(
+        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+    ) -> tuple[list[CacheKey], list[list[SearchResult] | None], list[int]]:
+        """Each query's cache key, its cached results (or ``None``), and which are missing."""
+        keys = [(searcher.build, query, k, lang) for query in queries]
+        found = [self.cache.get(key) for key in keys]
+        return keys, found, [i for i, results in enumerate(found) if results is None]
+
+    def _fill(
+        self,
+        keys: list[CacheKey],
+        found: list[list[SearchResult] | None],
+        missing: list[int],
+        fresh: list[list[SearchResult]],
+    ) -> None:
+        for i, results in zip(missing, fresh, strict=True):
+            found[i] = results
+            self.cache.put(keys[i], results)
 
     def close(self) -> None:
         """Stop the query worker (after the requests already queued)."""
