@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import sys
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
 
@@ -41,6 +42,8 @@ VectorsOpt = Annotated[Path | None, typer.Option("--vectors", help="Index folder
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="sentence-transformers model name or local path.")
 ]
+# The columns of `search --format csv`: what a spreadsheet needs to read and cite a passage.
+_CSV_COLUMNS = ("rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
 
@@ -159,6 +162,14 @@ def search(
     vectors: VectorsOpt = None,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
+    output: Annotated[
+        Literal["text", "json", "jsonl", "csv"],
+        typer.Option(
+            "--format",
+            help="text (for people), json (one array), jsonl (one result per line) or csv "
+            "(a header row, then rank, doc_id, title, lang, date, paragraph, score, text).",
+        ),
+    ] = "text",
 ) -> None:
     """Search the index from the command line."""
     setup_logging(False)
@@ -172,12 +183,20 @@ def search(
         encoder, second = load_encoders(settings)
         searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
         results = searcher.search(query, k=k, lang=lang)
-    if as_json:
-        rows = [
-            {"rank": r.rank, "score": r.score, "scores": r.scores, **r.chunk.__dict__}
-            for r in results
-        ]
+    rows = [
+        {"rank": r.rank, "score": r.score, "scores": r.scores, **vars(r.chunk)} for r in results
+    ]
+    if as_json or output == "json":
         typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if output == "jsonl":
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(_CSV_COLUMNS)
+        writer.writerows([["" if row[c] is None else row[c] for c in _CSV_COLUMNS] for row in rows])
         return
     for r in results:
         where = f"{r.chunk.doc_id}#p{r.chunk.paragraph}"

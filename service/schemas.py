@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,6 +10,7 @@ from service.settings import DEFAULT_MAX_QUERY_CHARS
 
 K_DEFAULT = 10
 K_MAX = 100
+ResultFormat = Literal["json", "jsonl", "csv"]
 
 _Q = (
     "What to look for, in any language the model knows (English and Russian at least). "
@@ -34,6 +35,20 @@ class SearchRequest(_Strict):
     q: str = Field(description=_Q, examples=["Who chaired the meeting in Bishkek?"])
     k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K)
     lang: str | None = Field(None, max_length=_LANG_MAX, description=_LANG, examples=["ru"])
+    offset: int = Field(
+        0,
+        ge=0,
+        le=K_MAX,
+        description="Skip this many results: results `offset+1` to `offset+k` of the same "
+        "ranking, for paging. `offset + k` may be at most the candidates ranked per query "
+        f"(100 unless configured otherwise), and `offset` at most {K_MAX}.",
+    )
+    format: ResultFormat | None = Field(
+        None,
+        description="`json` (the default), `jsonl` (one result per line) or `csv` (a header "
+        "row, then one row per result: rank, doc_id, title, lang, date, paragraph, score, text, "
+        "link). Without it the `Accept` header decides (`text/csv`, `application/x-ndjson`).",
+    )
 
 
 class BatchSearchRequest(_Strict):

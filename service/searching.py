@@ -68,6 +68,25 @@ def check_lang(lang: str | None, searcher: Searcher) -> str | None:
     return code
 
 
+def check_page(offset: int, k: int, searcher: Searcher) -> int:
+    """How many results to rank for results ``offset+1 .. offset+k``.
+
+    Every page is cut from the same ranking of the candidates, so ``offset + k`` may not pass
+    their number; a first page is ranked alone, the later ones share one deeper ranking (and
+    so one cache entry).
+
+    Raises:
+        HTTPException: 422 when the page lies past the candidates.
+    """
+    depth = searcher.ranking.candidates
+    if offset + k > depth:
+        raise _invalid(
+            f"offset + k is {offset + k}; the results of one query are the {depth} best "
+            "candidates, so offset + k may be at most that"
+        )
+    return k if offset == 0 else depth
+
+
 def document_url(request: Request, doc_id: str) -> URL:
     """Absolute URL of a document's page on this service, on the host the request came to."""
     # Resolving a route walks the app's routes, for each of a result list's many links; a

@@ -90,3 +90,17 @@ def test_search_without_an_index_says_what_to_run(tmp_path: Path) -> None:
 def test_empty_query_is_refused(tmp_path: Path) -> None:
     done = run("search", "   ", "--vectors", str(tmp_path))
     assert done.returncode == 1 and "query is empty" in done.stderr
+
+
+def test_search_results_as_csv_for_spreadsheets(vectors: Path) -> None:
+    import csv
+    import io
+
+    done = run("search", "Бортников поблагодарил Жапарова", "-k", "3", "--format", "csv",
+               "--vectors", str(vectors))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [row["rank"] for row in rows] == ["1", "2", "3"]
+    assert list(rows[0])[:3] == ["rank", "doc_id", "title"] and rows[0]["text"]
+    lines = run("search", "Bortnikov", "-k", "2", "--format", "jsonl", "--vectors", str(vectors))
+    assert [json.loads(line)["rank"] for line in lines.stdout.splitlines()] == [1, 2]

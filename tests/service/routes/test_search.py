@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -229,3 +230,57 @@ def test_bad_batch_is_a_422_that_names_the_problem(
 
     assert response.status_code == 422
     assert message in response.json()["detail"]
+
+
+def test_pages_of_one_query_are_cut_from_the_same_ranking(client: TestClient) -> None:
+    whole = client.get("/search", params={"q": EN_QUERY, "k": 10}).json()["results"]
+    pages = [
+        client.get("/search", params={"q": EN_QUERY, "k": 5, "offset": offset}).json()["results"]
+        for offset in (0, 5)
+    ]
+    key = [(hit["rank"], hit["doc_id"], hit["paragraph"]) for hit in whole]
+    assert [(hit["rank"], hit["doc_id"], hit["paragraph"]) for hit in pages[0] + pages[1]] == key
+    assert [hit["rank"] for hit in pages[1]] == [6, 7, 8, 9, 10]
+
+
+def test_a_page_past_the_ranked_candidates_is_refused(client: TestClient) -> None:
+    response = client.get("/search", params={"q": EN_QUERY, "k": 10, "offset": 95})
+    assert response.status_code == 422
+    assert "offset + k is 105" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("how", ["parameter", "accept"])
+def test_results_as_csv_for_spreadsheets(client: TestClient, how: str) -> None:
+    import csv
+    import io
+
+    params: dict[str, Any] = {"q": RU_QUERY, "k": 3}
+    headers = {"Accept": "text/csv"} if how == "accept" else {}
+    if how == "parameter":
+        params["format"] = "csv"
+    response = client.get("/search", params=params, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == [
+        "rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text", "link",
+    ]  # fmt: skip
+    assert [row["rank"] for row in rows] == ["1", "2", "3"]
+    json_hits = client.get("/search", params={"q": RU_QUERY, "k": 3}).json()["results"]
+    assert [row["doc_id"] for row in rows] == [hit["doc_id"] for hit in json_hits]
+    assert rows[0]["text"] == json_hits[0]["text"]
+
+
+def test_results_as_json_lines(client: TestClient) -> None:
+    response = client.post("/search", json={"q": EN_QUERY, "k": 4, "format": "jsonl"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = response.text.splitlines()
+    assert len(lines) == 4
+    assert [json.loads(line)["rank"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_an_unknown_format_is_refused(client: TestClient) -> None:
+    response = client.get("/search", params={"q": EN_QUERY, "format": "xml"})
+    assert response.status_code == 422
+    assert "format" in response.json()["detail"]
