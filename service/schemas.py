@@ -51,6 +51,13 @@ class SearchRequest(_Strict):
     )
 
 
+class SimilarRequest(_Strict):
+    """The query string of ``GET /similar/{doc_id}/{paragraph}``."""
+
+    k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K)
+    lang: str | None = Field(None, max_length=_LANG_MAX, description=_LANG, examples=["ru"])
+
+
 class BatchSearchRequest(_Strict):
     """Several queries answered together, their embeddings computed in one model call."""
 

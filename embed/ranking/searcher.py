@@ -39,6 +39,7 @@ from embed.index.format import (
     compatibility,
     expected_spec,
 )
+from embed.ingest.chunking import Chunk
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.channels import (
@@ -157,8 +158,56 @@ class Searcher:
         for stage in ("_correction", "_tokens", "_channels", "_highlights"):
             self.__dict__.pop(stage, None)
 
+    def similar(
+        self, doc_id: str, paragraph: int, k: int = 10, lang: str | None = None
+    ) -> tuple[Chunk, list[SearchResult]] | None:
+        """Passages that say the same as a stored one, or related things, best first.
+
+        The passage's own stored vectors, token states and text stand in for a query's, so no
+        model runs; the passage itself (every part of it) is left out.
+
+        Args:
+            doc_id: The passage's document.
+            paragraph: Its paragraph number in that document.
+            k: Number of results.
+            lang: Keep only passages in this language, if given.
+
+        Returns:
+            The passage and up to ``k`` results, or ``None`` when the index has no such
+            passage.
+        """
+        rows = [
+            row
+            for row in self.backend.document_rows(doc_id)
+            if self.backend.chunk(row).paragraph == paragraph
+        ]
+        if not rows:
+            return None
+        row = rows[0]
+        second = None
+        if self._uses_second:
+            second = self.backend.vectors(SECOND_EMBEDDINGS, np.array([row]))
+        tokens = [self._tokens.states[row].decode()] if self._tokens is not None else None
+        embedded = QueryEmbeddings(
+            self.backend.vectors(EMBEDDINGS, np.array([row])), second, tokens
+        )
+        passage = self.backend.chunk(row)
+        found = self.search_vectors(embedded, k + len(rows), lang, [passage.text])[0]
+        others = [result for result in found if result.chunk.doc_id != doc_id
+                  or result.chunk.paragraph != paragraph][:k]  # fmt: skip
+        return passage, [
+            dataclasses.replace(result, rank=rank) for rank, result in enumerate(others, 1)
+        ]
+
     def _weight(self, channel: str) -> float:
         return self.ranking.weights.get(channel, 0.0)
+
+    @property
+    def _uses_second(self) -> bool:
+        """Whether a query needs the second encoder's vector."""
+        return self.second is not None and bool(
+            self._weight(SECOND) or self._weight(SECOND_SENTENCE)
+        )
 
     @cached_property
     def _correction(self) -> LanguageCorrection | None:
@@ -241,7 +290,7 @@ class Searcher:
         else:
             vectors = self.encoder.encode_queries(queries)
         second = None
-        if self.second is not None and (self._weight(SECOND) or self._weight(SECOND_SENTENCE)):
+        if self.second is not None and self._uses_second:
             second = self.second.encode_queries(queries)
         return QueryEmbeddings(vectors, second, tokens)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from service.deps import SearchContext, SearchContextDep
+from service.documents import check_doc_id
 from service.export import export, negotiated
 from service.schemas import (
     BatchSearchRequest,
@@ -15,6 +17,7 @@ from service.schemas import (
     QueryResults,
     SearchRequest,
     SearchResponse,
+    SimilarRequest,
     error_responses,
 )
 from service.searching import check_lang, check_page, check_queries, to_hit
@@ -81,4 +84,40 @@ async def search_batch(body: BatchSearchRequest, ctx: SearchContextDep) -> Batch
             QueryResults(query=query, results=[to_hit(r, ctx.request) for r in found])
             for query, found in zip(body.queries, results, strict=True)
         ],
+    )
+
+
+@router.get(
+    "/similar/{doc_id:path}/{paragraph}",
+    response_model=SearchResponse,
+    responses=error_responses(400, 404, 422, 503),
+    summary="Passages like a stored one",
+)
+async def similar(
+    doc_id: Annotated[
+        str, Path(description="Id of the passage's document (as in `doc_id` of a result).")
+    ],
+    paragraph: Annotated[int, Path(ge=0, description="The passage's paragraph number.")],
+    params: Annotated[SimilarRequest, Query()],
+    ctx: SearchContextDep,
+) -> SearchResponse:
+    """Passages that say the same thing as a stored passage, or related things, in any language
+    unless `lang` is given: ranked as `/search` ranks a query, from the passage's own stored
+    vectors (no model runs), the passage itself left out. `query` holds the passage's text."""
+    started = time.perf_counter()
+    check_doc_id(doc_id)
+    lang = check_lang(params.lang, ctx.searcher)
+    found = await run_in_threadpool(ctx.searcher.similar, doc_id, paragraph, params.k, lang)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"no passage {doc_id!r} paragraph {paragraph} in the index "
+            "(see GET /documents/{doc_id} for a document's paragraphs)",
+        )
+    passage, results = found
+    return SearchResponse(
+        query=passage.text,
+        took_ms=round((time.perf_counter() - started) * 1000, 1),
+        build=ctx.searcher.build,
+        results=[to_hit(result, ctx.request) for result in results],
     )

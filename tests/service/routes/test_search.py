@@ -284,3 +284,35 @@ def test_an_unknown_format_is_refused(client: TestClient) -> None:
     response = client.get("/search", params={"q": EN_QUERY, "format": "xml"})
     assert response.status_code == 422
     assert "format" in response.json()["detail"]
+
+
+def test_similar_passages_find_the_translation_without_a_model_call(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embed.ranking.searcher import Searcher
+
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("/similar must not embed anything")
+
+    monkeypatch.setattr(Searcher, "embed_queries", no_model)
+    response = client.get(f"/similar/{BORTNIKOV_EN}/2", params={"k": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["query"].startswith("The 54th meeting")
+    hits = [(hit["doc_id"], hit["paragraph"]) for hit in body["results"]]
+    assert (BORTNIKOV_EN, 2) not in hits, "the passage itself is left out"
+    assert hits[0] == (BORTNIKOV_RU, 2), "its Russian translation says the same"
+    assert [hit["rank"] for hit in body["results"]] == [1, 2, 3, 4, 5]
+    only_en = client.get(f"/similar/{BORTNIKOV_EN}/2", params={"k": 3, "lang": "en"}).json()
+    assert {hit["lang"] for hit in only_en["results"]} == {"en"}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [(f"/similar/{BORTNIKOV_EN}/999", 404), ("/similar/no-such-doc/1", 404),
+     ("/similar/..%2Fetc/1", 400), (f"/similar/{BORTNIKOV_EN}/-1", 422)],
+)  # fmt: skip
+def test_similar_to_a_passage_that_is_not_there(client: TestClient, path: str, status: int) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.json()["detail"]
