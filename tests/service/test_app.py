@@ -26,6 +26,7 @@ def test_every_endpoint_is_documented(openapi: dict[str, Any]) -> None:
         ("/search", "get"),
         ("/search", "post"),
         ("/search/batch", "post"),
+        ("/similar/{doc_id}/{paragraph}", "get"),
         ("/documents/{doc_id}", "get"),
         ("/health", "get"),
         ("/reload", "post"),

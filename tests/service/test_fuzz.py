@@ -61,4 +61,4 @@ def test_the_api_never_fails_and_always_matches_its_schema(client: TestClient) -
 
         fuzz()
     print(f"fuzzed {sum(counts.values())} cases in {time.monotonic() - started:.1f} s: {counts}")
-    assert len(counts) == 6 and all(n > 0 for n in counts.values()), counts
+    assert len(counts) == 7 and all(n > 0 for n in counts.values()), counts
