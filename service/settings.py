@@ -47,7 +47,7 @@ class ServiceSettings(EmbedSettings):
         description="Largest request body accepted, in bytes; larger ones get 413.",
     )
     result_cache: int = Field(
-        1024,
+        512,
         ge=0,
         le=1_000_000,
         description="How many recent result lists are kept, by build, query, k and language, "
