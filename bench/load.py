@@ -138,7 +138,8 @@ async def main_async(args: argparse.Namespace, work: Path) -> int:
     )  # fmt: skip
     complete = complete_builds(vectors)
     port = _free_port()
-    env = {**os.environ, "XLSEARCH_RELOAD_INTERVAL": "0.5"}
+    # Every answer searched, not repeated from the result cache.
+    env = {**os.environ, "XLSEARCH_RELOAD_INTERVAL": "0.5", "XLSEARCH_RESULT_CACHE": "0"}
     with log.open("ab") as sink:
         server = subprocess.Popen(
             _xlsearch("serve", "--vectors", str(vectors), "--seeds", str(seeds),
