@@ -33,6 +33,7 @@ from embed.ranking.query import QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
+from embed.util.tables import write_csv
 
 __all__ = [
     "BuildError",
@@ -57,4 +58,5 @@ __all__ = [
     "current_build",
     "load_encoders",
     "rebuild_index",
+    "write_csv",
 ]

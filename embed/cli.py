@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
@@ -18,7 +17,7 @@ from embed.index.build import BuildError, BuildSummary, rebuild_index
 from embed.index.format import StoreError
 from embed.models.install import ModelError, install_default_model
 from embed.settings import EmbedSettings
-from embed.util.tables import markdown_table
+from embed.util.tables import markdown_table, write_csv
 from embed.util.text import cyrillic_share
 
 if TYPE_CHECKING:
@@ -194,9 +193,7 @@ def search(
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
     if output == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(_CSV_COLUMNS)
-        writer.writerows([["" if row[c] is None else row[c] for c in _CSV_COLUMNS] for row in rows])
+        write_csv(sys.stdout, rows, _CSV_COLUMNS, lineterminator="\n")
         return
     for r in results:
         where = f"{r.chunk.doc_id}#p{r.chunk.paragraph}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from fastapi import Response
 
+from embed import write_csv
 from service.schemas import ResultFormat, SearchHit
 
 # The CSV's columns, in order: what a spreadsheet needs to read and cite a passage.
@@ -32,10 +32,6 @@ def export(hits: list[SearchHit], format: ResultFormat) -> Response:
         body = "".join(hit.model_dump_json() + "\n" for hit in hits)
     else:
         out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for hit in hits:
-            row = hit.model_dump(include=set(CSV_COLUMNS))
-            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        write_csv(out, (hit.model_dump(include=set(CSV_COLUMNS)) for hit in hits), CSV_COLUMNS)
         body = out.getvalue()
     return Response(content=body, media_type=_MEDIA_TYPES[format])

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ class Plan:
     spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int32))
     span_sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
-    @property
+    @cached_property
     def languages(self) -> list[str]:
         """The language of each chunk, in row order."""
         return [stored.chunk.lang for stored in self.chunks]
