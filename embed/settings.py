@@ -36,8 +36,13 @@ class EmbedSettings(BaseSettings):
         "onnx",
         description="How queries are embedded: onnx (ONNX Runtime, exported once into the "
         "model cache; the same vectors), onnx-int8 (that export quantized to 8 bits: faster, "
-        "slightly different vectors, see docs/decisions.md) or torch (sentence-transformers). "
-        "Passages always use sentence-transformers.",
+        "slightly different vectors, see docs/decisions.md) or torch (sentence-transformers).",
+    )
+    passage_backend: Literal["torch", "onnx"] = Field(
+        "onnx",
+        description="How a rebuild embeds passages with the primary model: onnx (the fp32 "
+        "ONNX export, the same vectors as torch, faster, see docs/benchmarks.md) or torch "
+        "(sentence-transformers). Models the export does not support use torch.",
     )
     query_spin: bool = Field(
         True,
@@ -73,6 +78,7 @@ def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]
         settings.threads,
         settings.query_backend,
         query_spin=settings.query_spin,
+        passage_backend=settings.passage_backend,
     )
     if not settings.second_model:
         return primary, None

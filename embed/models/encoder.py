@@ -21,7 +21,7 @@ from embed.models.tokens import QuantisedTokens, content_tokens, prompt_length, 
 from embed.util.arrays import l2_normalise
 
 if TYPE_CHECKING:
-    from embed.models.onnx_runtime import OnnxQueryEncoder
+    from embed.models.onnx_runtime import OnnxEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +72,15 @@ class Encoder:
     Args:
         model_name: A sentence-transformers model name or local path.
         cache_dir: Where the default model is installed.
-        threads: Torch intra-op threads; set deliberately, torch's default oversubscribes.
+        threads: Cores to use (torch intra-op threads, or ONNX Runtime calls at once); set
+            deliberately, torch's default oversubscribes.
         query_backend: ``torch`` embeds queries with sentence-transformers; ``onnx`` with ONNX
             Runtime and ``onnx-int8`` with its int8-quantized copy (see
             :mod:`embed.models.onnx_runtime`), for models it supports (others fall back to torch).
-            Passages always take the sentence-transformers path.
         query_spin: Whether ONNX Runtime's threads spin-wait between queries (see
-            :class:`embed.models.onnx_runtime.OnnxQueryEncoder`).
+            :class:`embed.models.onnx_runtime.OnnxEncoder`).
+        passage_backend: ``onnx`` embeds passages with the fp32 ONNX graph, ``torch`` with
+            sentence-transformers (the same vectors; ONNX is faster, see docs/benchmarks.md).
     """
 
     def __init__(
@@ -88,11 +90,13 @@ class Encoder:
         threads: int = 2,
         query_backend: str = "torch",
         query_spin: bool = True,
+        passage_backend: str = "torch",
     ) -> None:
         self.name = model_name
         self.threads = threads
         self.query_backend = query_backend
         self.query_spin = query_spin
+        self.passage_backend = passage_backend
         self._cache_dir = cache_dir
         self._target, self._known_checksum = resolve_model(model_name, cache_dir)
 
@@ -152,16 +156,51 @@ class Encoder:
 
     @cached_property
     def info(self) -> ModelInfo:
-        """Identity of the model, as recorded in an index manifest (loads the model)."""
-        dimension = self.model.get_embedding_dimension()
+        """Identity of the model, as recorded in an index manifest (loads the model, unless
+        its passages go through ONNX Runtime: a build then never needs torch)."""
+        dimension = self._pooled_dimension()
+        if dimension is None:
+            dimension = self.model.get_embedding_dimension()
         if dimension is None:
             raise ModelError(f"model {self.name!r} does not report its embedding dimension")
         return ModelInfo(self.name, self.checksum, int(dimension), self.prompts)
 
     @property
     def dimension(self) -> int:
-        """Embedding size (loads the model)."""
+        """Embedding size (see :attr:`info`)."""
         return self.info.dimension
+
+    def _pooled_dimension(self) -> int | None:
+        """The vectors' size, read from the folder for a model whose passages go through ONNX
+        Runtime: its layout is mean pooling of the last hidden state, so that size is the
+        hidden size."""
+        from embed.models.onnx_export import supports_onnx
+
+        if self.passage_backend != "onnx" or not supports_onnx(Path(self._target)):
+            return None
+        size = (self._folder_json("config.json") or {}).get("hidden_size")
+        return int(size) if size else None
+
+    @cached_property
+    def _counter(self) -> Any:
+        """The folder's fast tokenizer, neither truncating nor padding, or ``None``: counting
+        tokens with it needs neither torch nor transformers."""
+        path = Path(self._target) / "tokenizer.json"
+        if not path.is_file():
+            return None
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_file(str(path))
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
+
+    def _count(self, text: str, special: bool) -> int:
+        """Tokens of ``text``, with or without the special tokens around it."""
+        if self._counter is not None:
+            return len(self._counter.encode(text, add_special_tokens=special).ids)
+        # verbose=False: counting an over-long paragraph (to split it) is not an error.
+        return len(self._tokenizer(text, add_special_tokens=special, verbose=False)["input_ids"])
 
     @cached_property
     def _tokenizer(self) -> Any:
@@ -184,10 +223,7 @@ class Encoder:
 
     def prompt_tokens(self, prompt: str) -> int:
         """How many tokens the ``query``/``passage`` prompt adds in front of a text."""
-        return prompt_length(
-            lambda text: len(self._tokenizer(text, add_special_tokens=False)["input_ids"]),
-            self.prompts.get(prompt, ""),
-        )
+        return prompt_length(lambda text: self._count(text, False), self.prompts.get(prompt, ""))
 
     def _encode(
         self,
@@ -236,35 +272,43 @@ class Encoder:
                     states[row] = keep(value)
         return vectors, states
 
+    def _onnx_encoder(
+        self, prompt: str, quantized: bool, threads: int, spin: bool
+    ) -> OnnxEncoder | None:
+        """An ONNX Runtime encoder of this model with the ``prompt`` prompt, or ``None`` for a
+        model the export does not support."""
+        from embed.models.onnx_export import prepare_graph, supports_onnx
+        from embed.models.onnx_runtime import OnnxEncoder
+
+        folder = Path(self._target)
+        if not supports_onnx(folder) or self.token_layer is None:
+            logger.warning("model %s cannot run on ONNX Runtime; it runs on torch", self.name)
+            return None
+        graph = prepare_graph(
+            folder, self._cache_dir, self.checksum, self.token_layer, quantized=quantized
+        )
+        return OnnxEncoder(
+            folder, graph, self.prompts.get(prompt, ""), self.max_tokens, threads, spin=spin
+        )
+
     @cached_property
-    def onnx(self) -> OnnxQueryEncoder | None:
+    def onnx(self) -> OnnxEncoder | None:
         """The ONNX Runtime query encoder, or ``None`` when queries go through torch."""
         if self.query_backend not in ("onnx", "onnx-int8"):
             return None
-        from embed.models.onnx_export import prepare_graph, supports_onnx
-        from embed.models.onnx_runtime import OnnxQueryEncoder
+        return self._onnx_encoder(
+            "query", self.query_backend == "onnx-int8", self.threads, self.query_spin
+        )
 
-        folder = Path(self._target)
-        if not supports_onnx(folder):
-            logger.warning("model %s cannot run on ONNX Runtime; queries use torch", self.name)
+    @cached_property
+    def passage_onnx(self) -> OnnxEncoder | None:
+        """The ONNX Runtime passage encoder (always fp32), or ``None`` when passages go through
+        torch. Its calls run one intra-op thread each, :attr:`threads` of them at once (see
+        :meth:`embed.models.onnx_runtime.OnnxEncoder.encode_many`), and never spin: a build
+        has work queued for every thread."""
+        if self.passage_backend != "onnx":
             return None
-        if self.token_layer is None:
-            return None
-        graph = prepare_graph(
-            folder,
-            self._cache_dir,
-            self.checksum,
-            self.token_layer,
-            quantized=self.query_backend == "onnx-int8",
-        )
-        return OnnxQueryEncoder(
-            folder,
-            graph,
-            self.prompts.get("query", ""),
-            self.max_tokens,
-            self.threads,
-            spin=self.query_spin,
-        )
+        return self._onnx_encoder("passage", quantized=False, threads=1, spin=False)
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embed search queries (with the ``query`` prompt when the model has one)."""
@@ -288,7 +332,11 @@ class Encoder:
     def encode_passages(
         self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
-        """Embed passages with the ``passage`` prompt, in batches of similar length."""
+        """Embed passages with the ``passage`` prompt, in batches of similar length
+        (``batch_size`` texts on torch; on ONNX Runtime, batches of a token budget)."""
+        onnx = self.passage_onnx
+        if onnx is not None and texts:
+            return onnx.encode_many(texts, _drop, workers=self.threads, progress=progress)[0]
         return self._encode(texts, "passage", batch_size, progress)[0]
 
     def encode_passages_with_tokens(
@@ -296,18 +344,25 @@ class Encoder:
     ) -> tuple[np.ndarray, list[QuantisedTokens]]:
         """Passage vectors and each passage's token states, quantised as each batch is done
         (a build holds all its new passages' states), from one forward pass."""
+        onnx = self.passage_onnx
+        if onnx is not None and texts:
+            return onnx.encode_many(
+                texts, QuantisedTokens.quantise, workers=self.threads, progress=progress
+            )
         return self._encode(texts, "passage", batch_size, progress, QuantisedTokens.quantise)
 
     def count_tokens(self, text: str, prompt: str = "passage") -> int:
         """Tokens the model sees for ``text``, prompt and special tokens included."""
-        full = self.prompts.get(prompt, "") + text
-        # verbose=False: counting an over-long paragraph (to split it) is not an error.
-        return len(self._tokenizer(full, add_special_tokens=True, verbose=False)["input_ids"])
+        return self._count(self.prompts.get(prompt, "") + text, True)
 
     def cache_key(self, text: str) -> str:
         """Identity of a passage embedding: the model's checksum and the text it embeds."""
         prefix = self.prompts.get("passage", "")
         return hashlib.sha256(f"{self.checksum}\0{prefix}{text}".encode()).hexdigest()
+
+
+def _drop(_: np.ndarray) -> None:
+    """Keeps nothing of a text's token states."""
 
 
 def _state_checksum(model: Any) -> str:

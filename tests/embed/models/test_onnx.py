@@ -1,4 +1,5 @@
-"""The ONNX Runtime query path computes the same vectors as sentence-transformers."""
+"""The ONNX Runtime paths (queries and passages) compute the same vectors as
+sentence-transformers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from embed.models.onnx_export import (
     remove_stale_exports,
     supports_onnx,
 )
-from embed.models.onnx_runtime import OnnxQueryEncoder
+from embed.models.onnx_runtime import TOKEN_BUDGET, OnnxEncoder, _batches
+from embed.models.tokens import QuantisedTokens
 from embed.settings import EmbedSettings, load_encoders
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,24 +35,22 @@ def _seed_queries() -> list[str]:
     return [json.loads(line)["query"] for line in lines if line.strip() and line[0] != "#"]
 
 
-def _query_encoder(encoder: Encoder, settings: EmbedSettings, quantized: bool) -> OnnxQueryEncoder:
+def _query_encoder(encoder: Encoder, settings: EmbedSettings, quantized: bool) -> OnnxEncoder:
     folder = Path(encoder._target)
     assert encoder.token_layer is not None
     graph = prepare_graph(
         folder, settings.model_cache, encoder.checksum, encoder.token_layer, quantized
     )
-    return OnnxQueryEncoder(
-        folder, graph, encoder.prompts["query"], encoder.max_tokens, encoder.threads
-    )
+    return OnnxEncoder(folder, graph, encoder.prompts["query"], encoder.max_tokens, encoder.threads)
 
 
 @pytest.fixture(scope="module")
-def onnx_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
+def onnx_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxEncoder:
     return _query_encoder(encoder, settings, quantized=False)
 
 
 @pytest.fixture(scope="module")
-def int8_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxQueryEncoder:
+def int8_encoder(encoder: Encoder, settings: EmbedSettings) -> OnnxEncoder:
     return _query_encoder(encoder, settings, quantized=True)
 
 
@@ -72,7 +72,7 @@ def test_folder_without_sentence_transformers_layout_is_not(tmp_path: Path) -> N
 
 
 def test_seeds_queries_agree_with_sentence_transformers(
-    encoder: Encoder, onnx_encoder: OnnxQueryEncoder
+    encoder: Encoder, onnx_encoder: OnnxEncoder
 ) -> None:
     queries = _seed_queries()
     reference = _torch_queries(encoder, queries)
@@ -85,7 +85,7 @@ def test_seeds_queries_agree_with_sentence_transformers(
 
 
 def test_over_long_query_is_truncated_like_sentence_transformers(
-    encoder: Encoder, onnx_encoder: OnnxQueryEncoder
+    encoder: Encoder, onnx_encoder: OnnxEncoder
 ) -> None:
     long = " ".join(["The council met in Bishkek to discuss regional security."] * 120)
     cosine = float(onnx_encoder.encode([long])[0] @ _torch_queries(encoder, [long])[0])
@@ -105,7 +105,7 @@ def test_encoder_uses_the_configured_backend(encoder: Encoder, settings: EmbedSe
 
 
 def test_int8_queries_stay_close_to_sentence_transformers(
-    encoder: Encoder, int8_encoder: OnnxQueryEncoder
+    encoder: Encoder, int8_encoder: OnnxEncoder
 ) -> None:
     queries = _seed_queries()
     vectors = int8_encoder.encode(queries)
@@ -117,7 +117,7 @@ def test_int8_queries_stay_close_to_sentence_transformers(
 
 
 def test_int8_graph_is_a_quarter_of_the_fp32_one_and_written_once(
-    encoder: Encoder, settings: EmbedSettings, int8_encoder: OnnxQueryEncoder
+    encoder: Encoder, settings: EmbedSettings, int8_encoder: OnnxEncoder
 ) -> None:
     int8_encoder.encode(["warm-up"])
     assert encoder.token_layer is not None
@@ -154,7 +154,7 @@ def test_quantizing_prints_no_pre_processing_advice(
     assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
 
 
-def test_export_is_fused_one_attention_op_per_layer(onnx_encoder: OnnxQueryEncoder) -> None:
+def test_export_is_fused_one_attention_op_per_layer(onnx_encoder: OnnxEncoder) -> None:
     import onnx
 
     onnx_encoder.encode(["warm-up"])
@@ -201,7 +201,7 @@ def test_only_graphs_of_earlier_recipes_of_the_same_model_are_removed(tmp_path: 
 
 
 def test_preparing_the_graph_clears_the_stale_graphs_of_its_model(
-    encoder: Encoder, settings: EmbedSettings, onnx_encoder: OnnxQueryEncoder
+    encoder: Encoder, settings: EmbedSettings, onnx_encoder: OnnxEncoder
 ) -> None:
     stale = onnx_encoder.graph.with_name(
         onnx_encoder.graph.name.split(".")[0] + ".recipe-of-last-year.onnx"
@@ -222,7 +222,7 @@ def test_int8_backend_runs_the_quantized_graph(settings: EmbedSettings) -> None:
 
 
 def test_query_token_states_agree_with_sentence_transformers(
-    settings: EmbedSettings, onnx_encoder: OnnxQueryEncoder
+    settings: EmbedSettings, onnx_encoder: OnnxEncoder
 ) -> None:
     queries = _seed_queries()
     torch_only = Encoder(settings.model, settings.model_cache, query_backend="torch")
@@ -234,3 +234,40 @@ def test_query_token_states_agree_with_sentence_transformers(
         [np.sum(s * r, axis=1) for s, r in zip(states, reference, strict=True)]
     )
     assert float(cosines.min()) >= MIN_COSINE
+
+
+def test_onnx_passages_equal_sentence_transformers_in_input_order(encoder: Encoder) -> None:
+    assert encoder.passage_onnx is not None, "the default settings embed passages on ONNX"
+    long = " ".join(["Совет собрался в Бишкеке, чтобы обсудить региональную безопасность."] * 90)
+    texts = [*_seed_queries()[:6], long, "Short.", _seed_queries()[0]]
+    vectors, states = encoder.encode_passages_with_tokens(texts)
+    reference, reference_states = encoder._encode(
+        texts, "passage", 4, False, QuantisedTokens.quantise
+    )
+    assert vectors.shape == reference.shape
+    assert float(np.abs(vectors - reference).max()) < 1e-5
+    for ours, theirs in zip(states, reference_states, strict=True):
+        assert ours.codes.shape == theirs.codes.shape
+        a, b = ours.codes * ours.scales[:, None], theirs.codes * theirs.scales[:, None]
+        assert float(np.min(np.sum(a * b, axis=1))) >= MIN_COSINE
+    assert np.array_equal(encoder.encode_passages(texts), vectors)
+    assert encoder.encode_passages([]).shape[0] == 0
+
+
+def test_onnx_passages_need_no_torch_model(settings: EmbedSettings) -> None:
+    fresh = Encoder(settings.model, settings.model_cache, passage_backend="onnx")
+    assert fresh.dimension == 384
+    assert fresh.count_tokens("Совет собрался в Бишкеке.") > 3
+    fresh.encode_passages_with_tokens(["Совет собрался в Бишкеке."])
+    assert "model" not in fresh.__dict__, "a build on ONNX must not load the torch model"
+
+
+def test_batches_hold_the_token_budget_longest_first() -> None:
+    lengths = [5, 300, 40, 40, 100, 10, 64, 64, 64, 64, 64]
+    batches = _batches(lengths)
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(len(lengths)))
+    assert [lengths[r] for r in rows] == sorted(lengths, reverse=True)
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[r] for r in batch) <= TOKEN_BUDGET
+    assert [len(b) for b in batches] == [1, 2, 4, 4]
