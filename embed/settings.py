@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from embed.index.factory import BuildSource, open_source
 from embed.ingest.documents import MAX_SEED_BYTES
 from embed.models.encoder import Encoder, TextEncoder, make_encoder
 from embed.models.install import DEFAULT_MODEL, default_cache_dir
@@ -68,6 +69,20 @@ class EmbedSettings(BaseSettings):
         description="Seeds larger than this are skipped with a warning (an article is a few KiB).",
     )
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+    backend: Literal["local", "milvus"] = Field(
+        "local",
+        description="Where searches read the index: local (the FAISS build in vectors_dir) or "
+        "milvus (the build published to the Milvus server at milvus_uri, docs/scale-out.md).",
+    )
+    milvus_uri: str = Field("http://127.0.0.1:19530", description="The Milvus server or cluster.")
+    milvus_collection: str = Field(
+        "xlsearch",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,100}$",
+        description="The Milvus alias readers open; the build's collections are named after it.",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Token (or user:password) of a secured Milvus."
+    )
 
 
 def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:
@@ -83,3 +98,20 @@ def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]
     if not settings.second_model:
         return primary, None
     return primary, make_encoder(settings.second_model, settings.model_cache, settings.threads)
+
+
+def milvus_token(settings: EmbedSettings) -> str | None:
+    """The Milvus token of ``settings``, if any."""
+    return settings.milvus_token.get_secret_value() if settings.milvus_token else None
+
+
+def build_source(settings: EmbedSettings) -> BuildSource:
+    """Where the builds to search live, by ``settings.backend``."""
+    if settings.backend == "milvus":
+        return open_source(
+            "milvus",
+            settings.milvus_uri,
+            alias=settings.milvus_collection,
+            token=milvus_token(settings),
+        )
+    return open_source("local", settings.vectors_dir)

@@ -15,7 +15,7 @@ import numpy as np
 
 from embed.index.bm25 import LexicalIndex
 from embed.index.format import Manifest
-from embed.index.token_store import TokenStates
+from embed.index.token_store import TokenSource
 from embed.ingest.chunking import Chunk
 
 
@@ -99,7 +99,7 @@ class IndexBackend(Protocol):
         ...
 
     @property
-    def token_states(self) -> TokenStates | None:
+    def token_states(self) -> TokenSource | None:
         """The passages' token states, when the build has them."""
         ...
 
@@ -110,4 +110,10 @@ class IndexBackend(Protocol):
 
     def translations(self, row: int) -> list[list[float]]:
         """``[row, similarity]`` of each parallel passage of ``row``."""
+        ...
+
+    def statistics(self) -> Mapping[str, np.ndarray] | None:
+        """Global statistics the ranking needs, stored with the build (the language
+        correction's, see :meth:`embed.ranking.centering.LanguageCorrection.to_arrays`), or
+        ``None`` when the ranking computes them from the rows (a local build maps every row)."""
         ...

@@ -127,3 +127,6 @@ class LocalIndex:
 
     def translations(self, row: int) -> list[list[float]]:
         return self._translations[row] if row < len(self._translations) else []
+
+    def statistics(self) -> Mapping[str, np.ndarray] | None:
+        return None

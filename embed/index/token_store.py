@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from embed.index.format import TOKEN_OFFSETS, TOKEN_SCALES, TOKEN_STATES
 from embed.models.tokens import QuantisedTokens
 from embed.util.blas import blas_threads
+
+
+class TokenSource(Protocol):
+    """What the ranking asks of a build's token states, wherever they are kept."""
+
+    def __getitem__(self, row: int) -> QuantisedTokens:
+        """The token states of passage ``row``."""
+        ...
+
+    def maxsim(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """ColBERT's score of each passage in ``rows`` for the query's token states."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,13 @@ class LanguageCentroids:
     def __init__(self, vectors: np.ndarray, groups: np.ndarray, n: int) -> None:
         self.centroids = group_means(vectors, groups, n)
 
+    @classmethod
+    def of_means(cls, centroids: np.ndarray) -> LanguageCentroids:
+        """Centroids computed before (stored with a build)."""
+        made = cls.__new__(cls)
+        made.centroids = centroids
+        return made
+
     def offsets(self, query: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """``q·μ_L`` for the language group ``L`` of each row."""
         return np.asarray((self.centroids @ query)[groups])
@@ -144,7 +151,11 @@ class LanguageCorrection:
     @classmethod
     def of(cls, backend: IndexBackend) -> LanguageCorrection | None:
         """The correction for ``backend``'s passages; ``None`` when fewer than two languages
-        have enough of them for centering to matter."""
+        have enough of them for centering to matter. A backend that stores it with the build
+        (:meth:`~embed.index.backend.IndexBackend.statistics`) is not read row by row."""
+        stored = backend.statistics()
+        if stored is not None:
+            return cls.from_arrays(stored)
         found = language_groups(
             list(backend.chunk_languages()), backend.vectors(EMBEDDINGS, slice(None))
         )
@@ -160,6 +171,38 @@ class LanguageCorrection:
         lexical = backend.lexical
         shared = lexical.languages_per_term(groups) > 1 if lexical is not None else None
         return cls(groups, n, centroids, shared, _samples(groups, n))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The correction as named arrays, to be stored with a build."""
+        arrays = {
+            "groups": self.groups,
+            "n": np.array([self.n]),
+            "token_samples": np.concatenate(self.token_samples),
+            "token_sample_sizes": np.array([len(s) for s in self.token_samples]),
+        }
+        arrays.update({f"centroids/{a}": c.centroids for a, c in self.centroids.items()})
+        if self.shared_terms is not None:
+            arrays["shared_terms"] = self.shared_terms
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> LanguageCorrection | None:
+        """The correction :meth:`to_arrays` stored (``None`` from an empty mapping: the
+        build had no correction)."""
+        if not arrays:
+            return None
+        bounds = np.cumsum(arrays["token_sample_sizes"])[:-1]
+        return cls(
+            groups=arrays["groups"],
+            n=int(arrays["n"][0]),
+            centroids={
+                name.split("/", 1)[1]: LanguageCentroids.of_means(value)
+                for name, value in arrays.items()
+                if name.startswith("centroids/")
+            },
+            shared_terms=arrays.get("shared_terms"),
+            token_samples=list(np.split(arrays["token_samples"], bounds)),
+        )
 
     def offsets(self, array: str, query: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
         """``q·μ_L`` of each row's language for the scores of ``array``, if it is centred."""

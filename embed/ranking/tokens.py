@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embed.index.token_store import TokenStates
+from embed.index.token_store import TokenSource
 from embed.ranking.centering import LanguageCorrection, standardise
 from embed.ranking.fusion import normalise
 
@@ -33,7 +33,7 @@ class TokenReranker:
         correction: The index's language correction, if it is multilingual.
     """
 
-    states: TokenStates
+    states: TokenSource
     weight: float
     depth: int
     fusion: str

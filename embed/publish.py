@@ -1,0 +1,30 @@
+"""Publishing the local build to a clustered backend (``rebuild-index --backend milvus``).
+
+Every build is made locally first (the ``vectors/`` folder is the staging area and the source
+of incremental reuse), then written to Milvus with the global statistics the ranking needs, so
+that readers never compute them over the corpus.
+"""
+
+from __future__ import annotations
+
+from embed.index.local import LocalIndex
+from embed.index.milvus_store import connect, publish_build
+from embed.index.store import load_index
+from embed.ranking.centering import LanguageCorrection
+from embed.settings import EmbedSettings, milvus_token
+
+
+def publish_to_milvus(settings: EmbedSettings) -> bool:
+    """Publish the live build of ``settings.vectors_dir`` under ``settings.milvus_collection``.
+
+    Returns:
+        Whether readers were switched to it (``False``: Milvus served it already).
+
+    Raises:
+        StoreError: When there is no local build, or Milvus cannot be reached or written.
+    """
+    data = load_index(settings.vectors_dir)
+    correction = LanguageCorrection.of(LocalIndex(data))
+    client = connect(settings.milvus_uri, milvus_token(settings))
+    statistics = correction.to_arrays() if correction is not None else {}
+    return publish_build(data, statistics, client, settings.milvus_collection)
