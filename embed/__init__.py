@@ -16,7 +16,9 @@ The stages, in the order data flows through them: :mod:`embed.ingest` (documents
 """
 
 from embed.index.build import BuildError, BuildSummary, rebuild_index
+from embed.index.factory import BuildSource
 from embed.index.format import (
+    BackendUnavailable,
     Compatibility,
     Manifest,
     ModelEntry,
@@ -32,11 +34,13 @@ from embed.ranking.fusion import RankingConfig
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings, load_encoders
+from embed.settings import EmbedSettings, build_source, load_encoders
 from embed.util.tables import write_csv
 
 __all__ = [
+    "BackendUnavailable",
     "BuildError",
+    "BuildSource",
     "BuildSummary",
     "Chunk",
     "Compatibility",
@@ -55,6 +59,7 @@ __all__ = [
     "StoredDocument",
     "TextEncoder",
     "Translation",
+    "build_source",
     "current_build",
     "load_encoders",
     "rebuild_index",

@@ -44,6 +44,18 @@ ModelOpt = Annotated[
 # The columns of `search --format csv`: what a spreadsheet needs to read and cite a passage.
 _CSV_COLUMNS = ("rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+BackendOpt = Annotated[
+    Literal["local", "milvus"] | None,
+    typer.Option(
+        "--backend",
+        help="local (the FAISS build in the index folder) or milvus (that build, published to "
+        "Milvus); default: local.",
+    ),
+]
+MilvusUriOpt = Annotated[str | None, typer.Option("--milvus-uri", help="The Milvus server.")]
+MilvusCollectionOpt = Annotated[
+    str | None, typer.Option("--milvus-collection", help="The Milvus alias of the builds.")
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
 
 
@@ -61,6 +73,19 @@ def user_errors() -> Iterator[None]:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted; the previous index is untouched", code=130)
+
+
+def publish_if_asked(settings: EmbedSettings) -> str | None:
+    """Publish the live local build to Milvus when ``settings.backend`` says so; what was
+    done, for people, or ``None`` for the local backend."""
+    if settings.backend != "milvus":
+        return None
+    from embed.publish import publish_to_milvus
+
+    where = f"Milvus alias {settings.milvus_collection} at {settings.milvus_uri}"
+    if publish_to_milvus(settings):
+        return f"published to {where}"
+    return f"{where} serves this build already"
 
 
 def _settings(**overrides: Path | str | None) -> EmbedSettings:
@@ -143,14 +168,24 @@ def rebuild_index_command(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait if another rebuild holds the lock.")
     ] = 0.0,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
+    milvus_collection: MilvusCollectionOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Bring the index up to date with the seeds folder, embedding only what changed."""
+    """Bring the index up to date with the seeds folder, embedding only what changed (and
+    publish it to Milvus with --backend milvus)."""
     setup_logging(verbose)
-    settings = _settings(seeds_dir=seeds, vectors_dir=vectors, model=model)
+    settings = _settings(
+        seeds_dir=seeds, vectors_dir=vectors, model=model, backend=backend,
+        milvus_uri=milvus_uri, milvus_collection=milvus_collection,
+    )  # fmt: skip
     with user_errors():
         summary = run_rebuild(settings, progress=not as_json or sys.stderr.isatty(), wait=wait)
+        published = publish_if_asked(settings)
     _print_summary(summary, settings.vectors_dir, as_json)
+    if published and not as_json:
+        typer.echo(published)
 
 
 @app.command()

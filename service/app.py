@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from embed import Encoder, TextEncoder, load_encoders
+from embed import BackendUnavailable, Encoder, TextEncoder, build_source, load_encoders
 from service.metrics import Metrics, reload_counted
 from service.middleware import ServiceMiddleware, configure_logging
 from service.routes import admin, apidocs, documents, health, pages, search
@@ -70,6 +70,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _backend_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503: the index's server went away; the request can be retried."""
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"the index is unavailable: {exc}"},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug: log it with its traceback, answer without one."""
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -112,7 +121,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         primary, other = (encoder, second) if encoder is not None else load_encoders(settings)
         state = IndexState(
-            settings.vectors_dir,
+            build_source(settings),
             primary,
             other,
             settings.ranking,
@@ -149,6 +158,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(BackendUnavailable, _backend_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:
         app.add_middleware(

@@ -12,10 +12,14 @@ import typer
 
 from embed import BuildError, Encoder, TextEncoder, current_build
 from embed.cli import (
+    BackendOpt,
+    MilvusCollectionOpt,
+    MilvusUriOpt,
     ModelOpt,
     SeedsOpt,
     VectorsOpt,
     app,
+    publish_if_asked,
     run_rebuild,
     setup_logging,
     user_errors,
@@ -73,6 +77,9 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="TCP port [default: 8000].")
     ] = None,
     model: ModelOpt = None,
+    backend: BackendOpt = None,
+    milvus_uri: MilvusUriOpt = None,
+    milvus_collection: MilvusCollectionOpt = None,
 ) -> None:
     """Serve the search page and the JSON API, bringing the index up to date with the seeds first.
 
@@ -85,13 +92,19 @@ def serve(
     from service.app import create_app
 
     setup_logging(verbose=True)
-    given = {"vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model}
+    given = {
+        "vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model,
+        "backend": backend, "milvus_uri": milvus_uri, "milvus_collection": milvus_collection,
+    }  # fmt: skip
     settings = ServiceSettings.model_validate({k: v for k, v in given.items() if v is not None})
     with user_errors():
         # Made here (they load lazily) so that a missing model is a message, not a traceback,
         # and shared by the rebuild and the service, so that neither loads them twice.
         encoder, second = load_encoders(settings)
         _bring_index_up_to_date(settings, (encoder, second))
+        published = publish_if_asked(settings)
+        if published:
+            typer.echo(published, err=True)
     app = create_app(settings, encoder=encoder, second=second)
     # Our middleware logs one access line per request, with its request id and duration;
     # uvicorn's own access log would repeat every request without them.

@@ -219,7 +219,12 @@ class HealthResponse(BaseModel):
 
     status: str = Field(
         description="`ok`; `degraded` when a newer index failed to load and the previous one "
-        "is still served; `unavailable` when no index is loaded."
+        "is still served; `unavailable` when no index is loaded or its backend cannot be "
+        "reached."
+    )
+    backend: str = Field("local", description="Where the index is read: `local` or `milvus`.")
+    reachable: bool = Field(
+        True, description="Whether the backend answers (a Milvus server can go away)."
     )
     ready: bool = Field(description="True when searches can be answered.")
     build: str | None = Field(description="Name of the build being served.")

@@ -14,16 +14,15 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from embed import (
+    BuildSource,
     Encoder,
     RankingConfig,
     Searcher,
     SearchResult,
     StoreError,
     TextEncoder,
-    current_build,
 )
 from service.batching import DEFAULT_WINDOW_S, QueryBatcher
 from service.cache import CacheKey, ResultCache
@@ -68,10 +67,10 @@ class ReloadOutcome:
 
 
 class IndexState:
-    """Holds the live :class:`Searcher` and replaces it when ``vectors/CURRENT`` changes.
+    """Holds the live :class:`Searcher` and replaces it when the live build changes.
 
     Args:
-        vectors_dir: The index folder to serve.
+        source: Where the builds to serve live (``vectors/``, or a Milvus alias).
         encoder: The primary model; every build must have been made with it.
         second: The second encoder fused into the ranking, if any.
         ranking: Candidate depth, fusion and channel weights.
@@ -81,18 +80,21 @@ class IndexState:
 
     def __init__(
         self,
-        vectors_dir: Path,
+        source: BuildSource,
         encoder: Encoder,
         second: TextEncoder | None = None,
         ranking: RankingConfig | None = None,
         batch_window: float = DEFAULT_WINDOW_S,
         cache_size: int = 0,
     ) -> None:
-        self.vectors_dir = vectors_dir
+        self.source = source
         self.encoder = encoder
         self.second = second
         self.ranking = ranking
         self.searcher: Searcher | None = None
+        # The source's identity of the build served (a Milvus alias names its meta collection,
+        # not the build), so that an unchanged build is not loaded again.
+        self._opened: str | None = None
         self.loaded_at: str | None = None
         self.error: LoadError | None = None
         self._reload_lock = threading.Lock()
@@ -160,12 +162,12 @@ class IndexState:
         One query runs on it before it is returned, so that the first request does not pay for
         loading the models or what the searcher reads on first use.
         """
-        searcher = Searcher.load(self.vectors_dir, self.encoder, self.second, self.ranking)
+        searcher = Searcher(self.source.open(), self.encoder, self.second, self.ranking)
         self.search(searcher, ["warm-up"], 1, None)
         return searcher
 
     def reload(self, force: bool = False) -> ReloadOutcome:
-        """Serve the build named by ``vectors/CURRENT`` if it is not the one served already.
+        """Serve the live build of :attr:`source` if it is not the one served already.
 
         A build that failed to load is not tried again until ``CURRENT`` names another build,
         unless ``force`` is set, so that a broken index costs one error, not one per check.
@@ -179,25 +181,26 @@ class IndexState:
         with self._reload_lock:
             previous = self.searcher.build if self.searcher is not None else None
             try:
-                build = current_build(self.vectors_dir)
+                build = self.source.current()
             except (StoreError, OSError) as exc:
                 return self._failed(None, str(exc), previous)
             if build is None:
                 if previous is None:
-                    message = f"no index in {self.vectors_dir}: run `xlsearch rebuild-index`"
+                    message = f"no index in {self.source.location}: run `xlsearch rebuild-index`"
                     return self._failed(None, message, previous)
                 # The folder was emptied under us: keep answering from memory.
                 return ReloadOutcome(False, previous, previous, self.error)
-            if build.name == previous:
+            if build in (previous, self._opened):
                 self.error = None
                 return ReloadOutcome(False, previous, previous, None)
-            if not force and self.error is not None and self.error.build == build.name:
+            if not force and self.error is not None and self.error.build == build:
                 return ReloadOutcome(False, previous, previous, self.error)
             try:
                 searcher = self._load()
             # Whatever breaks while loading, the old index must keep serving.
             except Exception as exc:
-                return self._failed(build.name, str(exc), previous)
+                return self._failed(build, str(exc), previous)
+            self._opened = build
             self.searcher = searcher
             self.loaded_at = _now()
             self.error = None
@@ -207,6 +210,8 @@ class IndexState:
     def _failed(self, build: str | None, message: str, previous: str | None) -> ReloadOutcome:
         if self.error is None or (self.error.build, self.error.message) != (build, message):
             still = f"; still serving build {previous}" if previous else ""
-            logger.error("cannot load index %s: %s%s", build or self.vectors_dir, message, still)
+            logger.error(
+                "cannot load index %s: %s%s", build or self.source.location, message, still
+            )
         self.error = LoadError(build, message, _now())
         return ReloadOutcome(False, previous, previous, self.error)

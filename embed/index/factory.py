@@ -18,6 +18,8 @@ BACKENDS = ("local", "milvus")
 class BuildSource(Protocol):
     """Where a backend's builds live."""
 
+    kind: str
+
     @property
     def location(self) -> str:
         """Where, for people (a folder, a Milvus alias and address)."""
@@ -34,6 +36,8 @@ class BuildSource(Protocol):
 
 class LocalSource:
     """The FAISS builds of a ``vectors/`` folder."""
+
+    kind = "local"
 
     def __init__(self, vectors_dir: Path) -> None:
         self.vectors_dir = vectors_dir
@@ -56,6 +60,8 @@ class LocalSource:
 
 class MilvusSource:
     """The builds published to a Milvus server under one alias."""
+
+    kind = "milvus"
 
     def __init__(self, uri: str, alias: str, token: str | None = None) -> None:
         self.uri = uri

@@ -48,6 +48,11 @@ class StoreError(RuntimeError):
     """The index folder is missing, incomplete, corrupt or from an incompatible build."""
 
 
+class BackendUnavailable(StoreError):
+    """The index's server (Milvus) cannot be reached or cannot answer now; retrying later may
+    succeed."""
+
+
 class ModelMismatchError(StoreError):
     """The index was built with a different model than the one offered to search it."""
 

@@ -26,6 +26,7 @@ from embed.index.milvus_store import (
     META,
     blob_tokens,
     bytes_array,
+    call,
     join_parts,
     live_build,
     read_meta,
@@ -110,7 +111,9 @@ class MilvusIndex:
         missing = sorted({r for r in wanted if r not in self._rows or any(
             f not in self._rows[r] for f in fields)})  # fmt: skip
         if missing:
-            found = self.client.query(
+            found = call(
+                self.client,
+                "query",
                 self._collections["embeddings"],
                 ids=missing,
                 output_fields=list({"chunk", "span_first", "span_count", "translations", *fields}),
@@ -128,8 +131,12 @@ class MilvusIndex:
         if doc_id not in self._documents:
             return []
         quoted = json.dumps(doc_id)
-        found = self.client.query(
-            self._collections["embeddings"], filter=f"doc_id == {quoted}", output_fields=["id"]
+        found = call(
+            self.client,
+            "query",
+            self._collections["embeddings"],
+            filter=f"doc_id == {quoted}",
+            output_fields=["id"],
         )
         return sorted(int(record["id"]) for record in found)
 
@@ -139,7 +146,9 @@ class MilvusIndex:
     def candidates(self, vectors: np.ndarray, wanted: int, lang: str | None) -> list[Candidates]:
         if not len(self):
             return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in vectors]
-        found = self.client.search(
+        found = call(
+            self.client,
+            "search",
             self._collections["embeddings"],
             data=[v.tolist() for v in np.asarray(vectors, np.float32)],
             limit=min(wanted, len(self)),
@@ -165,7 +174,9 @@ class MilvusIndex:
         if not len(ids):
             return np.zeros((0, self._dimensions[array]), dtype=np.float32)
         unique = np.unique(ids).tolist()
-        found = self.client.query(self._collections[array], ids=unique, output_fields=["vector"])
+        found = call(
+            self.client, "query", self._collections[array], ids=unique, output_fields=["vector"]
+        )
         by_id = {int(r["id"]): r["vector"] for r in found}
         return np.array([by_id[int(i)] for i in ids], dtype=np.float32)
 
@@ -181,8 +192,12 @@ class MilvusIndex:
 
     def span(self, span: int) -> tuple[int, int]:
         if span not in self._spans:
-            for record in self.client.query(
-                self._collections["sentence_embeddings"], ids=[span], output_fields=["begin", "end"]
+            for record in call(
+                self.client,
+                "query",
+                self._collections["sentence_embeddings"],
+                ids=[span],
+                output_fields=["begin", "end"],
             ):
                 self._spans.keep(int(record["id"]), record)
         record = self._spans[span]

@@ -40,6 +40,7 @@ from embed.index.format import (
     SENTENCE_SPANS,
     TOKEN_STATES,
     TRANSLATIONS,
+    BackendUnavailable,
     StoreError,
 )
 from embed.index.store import IndexData
@@ -65,6 +66,30 @@ GRACEFUL_SECONDS = 5.0
 _BUILD_TAG = re.compile(r"[^0-9A-Za-z_]")
 
 
+# Milvus's code for a collection not loaded yet (after a restart, it loads them again by itself).
+_NOT_LOADED = 101
+
+
+def call(client: Any, method: str, collection: str, **arguments: Any) -> Any:
+    """``client.<method>(collection, **arguments)``, with Milvus's failures as
+    :class:`~embed.index.format.BackendUnavailable`; a collection that a restarted server has
+    not loaded yet is loaded, and the call made again once."""
+    from pymilvus.exceptions import MilvusException
+
+    for attempt in range(2):
+        try:
+            return getattr(client, method)(collection, **arguments)
+        except MilvusException as exc:
+            if exc.code == _NOT_LOADED and attempt == 0:
+                try:
+                    client.load_collection(collection, timeout=30)
+                    continue
+                except MilvusException as again:
+                    exc = again
+            raise BackendUnavailable(f"Milvus cannot answer: {exc.message}") from exc
+    raise AssertionError("unreachable")
+
+
 def connect(uri: str, token: str | None = None) -> Any:
     """A ``MilvusClient`` for ``uri`` (``http://host:19530``), with ``token`` on a secured one."""
     try:
@@ -73,10 +98,12 @@ def connect(uri: str, token: str | None = None) -> Any:
         raise StoreError(
             "the Milvus backend needs pymilvus: pip install 'xlsearch[distributed]'"
         ) from exc
+    from pymilvus.exceptions import MilvusException
+
     try:
         return MilvusClient(uri=uri, token=token or "")
-    except Exception as exc:
-        raise StoreError(f"cannot reach Milvus at {uri}: {exc}") from exc
+    except MilvusException as exc:
+        raise BackendUnavailable(f"cannot reach Milvus at {uri}: {exc.message}") from exc
 
 
 def collection_names(prefix: str, build: str) -> dict[str, str]:
@@ -168,9 +195,14 @@ def _schema(client: Any, kind: str, dim: int, token_fields: int) -> Any:
 
 def live_build(client: Any, prefix: str) -> str | None:
     """The meta collection the alias ``prefix`` points at, or ``None`` when there is none."""
-    if prefix not in client.list_aliases().get("aliases", []):
-        return None
-    return str(client.describe_alias(prefix)["collection_name"])
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        if prefix not in client.list_aliases().get("aliases", []):
+            return None
+        return str(client.describe_alias(prefix)["collection_name"])
+    except MilvusException as exc:
+        raise BackendUnavailable(f"Milvus cannot answer: {exc.message}") from exc
 
 
 def _rows(data: IndexData) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -342,8 +374,13 @@ def _prune(client: Any, prefix: str, keep: int) -> None:
 def read_meta(client: Any, meta: str) -> dict[str, bytes]:
     """Every blob of a build's meta collection, by name."""
     parts: dict[str, list[tuple[str, str]]] = {}
-    iterator = client.query_iterator(
-        meta, batch_size=256, filter='key != ""', output_fields=["key", "data"]
+    iterator = call(
+        client,
+        "query_iterator",
+        meta,
+        batch_size=256,
+        filter='key != ""',
+        output_fields=["key", "data"],
     )
     rows: list[dict[str, Any]] = []
     while batch := iterator.next():

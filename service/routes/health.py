@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from embed import ModelEntry, SecondModelEntry
+from embed import ModelEntry, SecondModelEntry, StoreError
 from service.deps import IndexStateDep
 from service.schemas import HealthResponse, LoadErrorOut, ModelOut
 
@@ -22,23 +22,37 @@ def _model(entry: ModelEntry | SecondModelEntry | None) -> ModelOut | None:
 @router.get(
     "/health",
     summary="Service and index state",
-    responses={503: {"model": HealthResponse, "description": "No index is loaded (yet)."}},
+    responses={
+        503: {
+            "model": HealthResponse,
+            "description": "No index is loaded (yet), or its backend cannot be reached.",
+        }
+    },
 )
 def health(state: IndexStateDep, response: Response) -> HealthResponse:
-    """200 with the index's size, model and build time once an index is loaded, else 503."""
+    """200 with the index's size, model and build time once an index is loaded and its
+    backend answers, else 503."""
     searcher = state.searcher
     error = LoadErrorOut(**vars(state.error)) if state.error is not None else None
-    if searcher is None:
+    try:
+        state.source.current()
+        reachable = True
+    except (StoreError, OSError):
+        reachable = False
+    if searcher is None or not reachable:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    if searcher is None:
         return HealthResponse(
-            status="unavailable", ready=False, build=None, built_at=None, loaded_at=None,
-            documents=0, passages=0, languages=[], model=None, second_model=None, stale=[],
-            error=error,
+            status="unavailable", backend=state.source.kind, reachable=reachable, ready=False,
+            build=None, built_at=None, loaded_at=None, documents=0, passages=0, languages=[],
+            model=None, second_model=None, stale=[], error=error,
         )  # fmt: skip
     manifest = searcher.manifest
     return HealthResponse(
-        status="degraded" if error is not None else "ok",
-        ready=True,
+        status="unavailable" if not reachable else "degraded" if error is not None else "ok",
+        backend=state.source.kind,
+        reachable=reachable,
+        ready=reachable,
         build=searcher.build,
         built_at=manifest.built_at,
         loaded_at=state.loaded_at,

@@ -16,10 +16,15 @@ from typing import Any
 import pytest
 
 from embed.index.milvus_store import connect
+from embed.index.store import load_index
+from embed.publish import publish_to_milvus
+from embed.settings import EmbedSettings
 
 # Milvus's own start-up script probes ports without SO_REUSEADDR: after a restart the old
 # port's TIME_WAIT sockets move the server to another one, and clients lose it.
 PORT = 19530
+# The alias the seeds build is published under.
+ALIAS = "seeds"
 
 
 def in_loopback_namespace() -> bool:
@@ -81,3 +86,17 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusPr
 def milvus(milvus_server: MilvusProcess) -> Any:
     """A client of the session's server."""
     return connect(milvus_server.uri)
+
+
+def publish_settings(vectors: Path, uri: str) -> EmbedSettings:
+    """Settings that publish ``vectors``'s live build to the server at ``uri``."""
+    return EmbedSettings(
+        vectors_dir=vectors, backend="milvus", milvus_uri=uri, milvus_collection=ALIAS
+    )
+
+
+@pytest.fixture(scope="session")
+def published(milvus_server: MilvusProcess, seed_vectors: Path) -> str:
+    """The seeds build, published under :data:`ALIAS`; its build name."""
+    assert publish_to_milvus(publish_settings(seed_vectors, milvus_server.uri))
+    return load_index(seed_vectors).name

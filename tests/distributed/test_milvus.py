@@ -19,9 +19,9 @@ from embed.models.encoder import Encoder, TextEncoder
 from embed.publish import publish_to_milvus
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings
+from tests.distributed.conftest import ALIAS, publish_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-ALIAS = "seeds"
 # Milvus computes the candidates' inner products itself; they differ from FAISS's in the last
 # bits of a float32, which the fused scores carry.
 SCORE_TOLERANCE = 1e-4
@@ -30,19 +30,6 @@ SCORE_TOLERANCE = 1e-4
 def _queries() -> list[str]:
     lines = (ROOT / "bench" / "queries" / "seeds.jsonl").read_text("utf-8").splitlines()
     return [json.loads(line)["query"] for line in lines if line.strip() and line[0] != "#"]
-
-
-def _settings(vectors: Path, uri: str) -> EmbedSettings:
-    return EmbedSettings(
-        vectors_dir=vectors, backend="milvus", milvus_uri=uri, milvus_collection=ALIAS
-    )
-
-
-@pytest.fixture(scope="module")
-def published(milvus_server: Any, seed_vectors: Path) -> str:
-    """The seeds build, published under :data:`ALIAS`; its build name."""
-    assert publish_to_milvus(_settings(seed_vectors, milvus_server.uri))
-    return load_index(seed_vectors).name
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +79,7 @@ def test_publishing_the_live_build_again_changes_nothing(
     milvus: Any, published: str, seed_vectors: Path, milvus_server: Any
 ) -> None:
     before = live_build(milvus, ALIAS)
-    assert not publish_to_milvus(_settings(seed_vectors, milvus_server.uri))
+    assert not publish_to_milvus(publish_settings(seed_vectors, milvus_server.uri))
     assert live_build(milvus, ALIAS) == before == collection_names(ALIAS, published)["meta"]
 
 
@@ -123,7 +110,7 @@ def test_new_builds_switch_readers_at_once_and_an_interrupted_one_switches_none(
     assert source.current() == first, "an interrupted publication must not move readers"
     assert source.open().name == published
 
-    assert publish_to_milvus(_settings(vectors, milvus_server.uri))
+    assert publish_to_milvus(publish_settings(vectors, milvus_server.uri))
     assert source.current() == collection_names(ALIAS, new.name)["meta"]
     fresh = Searcher(source.open(), encoder, second)
     assert fresh.search("geothermal energy in Reykjavik", k=1)[0].chunk.text == added
@@ -132,7 +119,7 @@ def test_new_builds_switch_readers_at_once_and_an_interrupted_one_switches_none(
 
     (seeds / "reykjavik.txt").unlink()
     rebuild_index(seeds, vectors, encoder, second=second)
-    assert publish_to_milvus(_settings(vectors, milvus_server.uri))
+    assert publish_to_milvus(publish_settings(vectors, milvus_server.uri))
     builds = {n.rsplit("__", 1)[0] for n in milvus.list_collections() if n.startswith(ALIAS + "__")}
     assert len(builds) == 2, f"the live build and the one before it are kept: {sorted(builds)}"
     assert collection_names(ALIAS, published)["meta"] not in milvus.list_collections()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from embed.index.factory import LocalSource
 from embed.ingest.chunking import Chunk
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.results import SearchResult
@@ -45,7 +46,7 @@ def test_a_repeated_query_skips_the_models_until_a_new_build_is_served(
     grown_seeds: Path,
     rebuild: Callable[[Path, Path], str],
 ) -> None:
-    state = IndexState(vectors_copy, encoder, second, cache_size=16)
+    state = IndexState(LocalSource(vectors_copy), encoder, second, cache_size=16)
     assert state.reload().changed and state.searcher is not None
     first = state.search(state.searcher, [NEW_DOC_QUERY, "Bortnikov"], 5, None)
     batches = state.batcher.batches

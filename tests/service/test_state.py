@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from embed.index.factory import LocalSource
 from embed.index.store import CURRENT, current_build
 from embed.models.encoder import Encoder, TextEncoder
 from service.state import IndexState
@@ -17,7 +18,7 @@ from tests.service.conftest import NEW_DOC_ID, NEW_DOC_QUERY
 @pytest.fixture
 def state(vectors_copy: Path, encoder: Encoder, second: TextEncoder | None) -> IndexState:
     """An index state over a private copy of the seed index, nothing loaded yet."""
-    return IndexState(vectors_copy, encoder, second)
+    return IndexState(LocalSource(vectors_copy), encoder, second)
 
 
 def _break_pointer_to_copy(vectors: Path) -> str:
