@@ -1,0 +1,100 @@
+"""What serving from Milvus costs a query: the seeds index searched through Milvus and FAISS.
+
+    unshare -n -p -f --mount-proc --kill-child -- \\
+        sh -c 'ip link set lo up && python bench/scale_out.py [--rounds 5]'
+
+Milvus binds every interface, so the script starts its own server only inside a loopback-only
+network namespace (the command above; needs root) and stops it at the end. The seeds index is
+built (or reused) in ``$TMPDIR/xlbench``, published to that server, and the seeds queries are
+searched in-process with the default ranking through both backends, alternating one block of
+queries each for ``--rounds`` rounds, after one warm-up pass each. It prints p50 and p95 per
+backend and their ratio, the time to publish the build, and whether the rankings agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import ROOT, SEEDS, header, percentiles, seed_queries, table
+
+from embed.index.build import rebuild_index
+from embed.index.factory import open_backend
+from embed.publish import publish_to_milvus
+from embed.ranking.searcher import Searcher
+from embed.settings import EmbedSettings, load_encoders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
+    args = parser.parse_args()
+    if [name for _, name in socket.if_nameindex()] != ["lo"]:
+        raise SystemExit("run inside a loopback-only network namespace (see the docstring)")
+    import milvus
+
+    sys.path.insert(0, str(ROOT))
+    from tests.distributed.server import MilvusProcess
+
+    base = args.workdir / "milvus-bench"
+    shutil.rmtree(base, ignore_errors=True)
+    server = MilvusProcess(base)
+    server.start()
+    try:
+        settings = EmbedSettings(
+            seeds_dir=SEEDS, vectors_dir=args.workdir / "scale-out-seeds", backend="milvus",
+            milvus_uri=server.uri, milvus_collection="bench",
+        )  # fmt: skip
+        encoder, second = load_encoders(settings)
+        rebuild_index(settings.seeds_dir, settings.vectors_dir, encoder, second=second)
+        started = time.perf_counter()
+        publish_to_milvus(settings)
+        publish_s = time.perf_counter() - started
+        searchers = {
+            "FAISS (local)": Searcher.load(settings.vectors_dir, encoder, second, settings.ranking),
+            "Milvus": Searcher(
+                open_backend("milvus", server.uri, alias="bench"), encoder, second, settings.ranking
+            ),
+        }
+        queries = seed_queries()
+        agree = all(
+            [r.chunk for r in searchers["Milvus"].search(q, k=10)]
+            == [r.chunk for r in searchers["FAISS (local)"].search(q, k=10)]
+            for q in queries
+        )
+        samples: dict[str, list[float]] = {name: [] for name in searchers}
+        for _ in range(args.rounds):
+            for name, searcher in searchers.items():
+                for query in queries:
+                    begun = time.perf_counter()
+                    searcher.search(query, k=10)
+                    samples[name].append((time.perf_counter() - begun) * 1000)
+    finally:
+        server.stop()
+    base_p50 = percentiles(samples["FAISS (local)"])["p50"]
+    rows = [
+        {
+            "backend": name,
+            **{f"{k} ms": v for k, v in percentiles(values).items() if k != "p99"},
+            "p50 vs FAISS": f"{percentiles(values)['p50'] / base_p50:.2f}x",
+        }
+        for name, values in samples.items()
+    ]
+    print(
+        header(
+            f"bench/scale_out.py: seeds ({len(searchers['Milvus'])} passages), "
+            f"{len(queries)} queries x {args.rounds} rounds, milvus {milvus.__version__}"
+        )
+    )
+    print(table(rows))
+    print(f"\npublish to Milvus: {publish_s:.1f} s; rankings identical: {agree}")
+
+
+if __name__ == "__main__":
+    main()
