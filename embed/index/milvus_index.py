@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from embed.index.backend import Candidates, SpanRuns
 from embed.index.bm25 import LexicalIndex
-from embed.index.format import Manifest, StoreError
+from embed.index.format import EMBEDDINGS, SENTENCE_EMBEDDINGS, Manifest, StoreError
 from embed.index.milvus_store import (
     COLLECTIONS,
     META,
@@ -36,20 +36,27 @@ from embed.index.token_store import TokenStates
 from embed.ingest.chunking import Chunk
 from embed.models.tokens import QuantisedTokens
 
-# Rows (and spans) whose fetched data is kept between queries.
-_CACHE_ROWS = 50_000
+# Rows (and spans) of each collection whose fetched fields are kept between queries.
+CACHE_ROWS = 50_000
+# What every fetch of passages asks for besides what its caller needs.
+_ROW_FIELDS = ("chunk", "span_first", "span_count", "translations")
 # HNSW's search depth, as the local build's (embed.index.faiss_index.HNSW_EF_SEARCH) but never
 # below the number of results asked for, which Milvus requires.
 _EF_SEARCH = 64
 
 
 class _Cache(OrderedDict[int, dict[str, Any]]):
-    """The last fetched rows, by id, the least recently used dropped first."""
+    """The last fetched records of one collection, by id, the least recently used dropped
+    first once there are more than ``size``."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
 
     def keep(self, key: int, value: dict[str, Any]) -> None:
         self[key] = value
         self.move_to_end(key)
-        while len(self) > _CACHE_ROWS:
+        while len(self) > self.size:
             self.popitem(last=False)
 
 
@@ -76,10 +83,10 @@ class MilvusIndex:
         ]
         self._dimensions: dict[str, int] = json.loads(blobs["dimensions"])
         self._token_fields = int(blobs["token_fields"])
+        self._token_dim = int(blobs.get("token_dim", b"0"))
         prefix = meta.rsplit("__", 1)[0]
         self._collections = {array: f"{prefix}__{kind}" for array, kind in COLLECTIONS.items()}
-        self._rows = _Cache()
-        self._spans = _Cache()
+        self._cache = {array: _Cache(CACHE_ROWS) for array in COLLECTIONS}
 
     @classmethod
     def open(cls, client: Any, prefix: str) -> MilvusIndex:
@@ -105,24 +112,57 @@ class MilvusIndex:
     def documents(self) -> Mapping[str, dict[str, Any]]:
         return self._documents
 
-    def _fetch_rows(self, rows: np.ndarray | list[int], *fields: str) -> list[dict[str, Any]]:
-        """The passages collection's records of ``rows`` (in that order), with ``fields``."""
-        wanted = [int(r) for r in rows]
-        missing = sorted({r for r in wanted if r not in self._rows or any(
-            f not in self._rows[r] for f in fields)})  # fmt: skip
+    def _fetch(self, array: str, ids: Sequence[int], fields: Sequence[str]) -> list[dict[str, Any]]:
+        """The records of ``ids`` (in that order) in the collection of ``array``, with at
+        least ``fields``; what the cache lacks is fetched in one call."""
+        cache = self._cache[array]
+        wanted = [int(i) for i in ids]
+        missing = sorted(
+            {i for i in wanted if i not in cache or any(f not in cache[i] for f in fields)}
+        )
+        found: dict[int, dict[str, Any]] = {}
         if missing:
-            found = call(
-                self.client,
-                "query",
-                self._collections["embeddings"],
-                ids=missing,
-                output_fields=list({"chunk", "span_first", "span_count", "translations", *fields}),
-            )
-            for record in found:
-                self._rows.keep(int(record["id"]), record)
-        if any(r not in self._rows for r in wanted):
-            raise StoreError(f"Milvus build {self.name} lacks rows of its own passages")
-        return [self._rows[r] for r in wanted]
+            stored = [part for f in fields for part in self._stored_fields(f)]
+            for record in call(
+                self.client, "query", self._collections[array], ids=missing, output_fields=stored
+            ):
+                key = int(record["id"])
+                found[key] = {**cache.get(key, {}), **self._decode(record)}
+                cache.keep(key, found[key])
+        try:
+            return [found[i] if i in found else cache[i] for i in wanted]
+        except KeyError as exc:
+            raise StoreError(
+                f"Milvus build {self.name} lacks its own row {exc} of {array}"
+            ) from exc
+
+    def forget(self) -> None:
+        """Drop every cached record: the next queries fetch all they need, as they do for
+        rows not seen before (bench/scale_out.py measures both)."""
+        for cache in self._cache.values():
+            cache.clear()
+
+    def _stored_fields(self, field: str) -> list[str]:
+        """The Milvus fields that hold ``field`` (token states span several)."""
+        if field == "tokens":
+            return [f"tokens{part}" for part in range(self._token_fields)]
+        return [field]
+
+    def _decode(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A fetched record with its vector as an array and its token states decoded, once,
+        as they are cached."""
+        if "vector" in record:
+            record["vector"] = np.asarray(record["vector"], dtype=np.float32)
+        parts = [record.pop(f"tokens{part}", "") for part in range(self._token_fields)]
+        if any(parts):
+            codes, scales = blob_tokens(join_parts([p for p in parts if p]), self._token_dim)
+            record["tokens"] = QuantisedTokens(codes, scales)
+        return record
+
+    def _fetch_rows(self, rows: np.ndarray | list[int], *fields: str) -> list[dict[str, Any]]:
+        """The passages collection's records of ``rows``: chunk, spans, translations and
+        ``fields``."""
+        return self._fetch(EMBEDDINGS, [int(row) for row in rows], [*_ROW_FIELDS, *fields])
 
     def chunk(self, row: int) -> Chunk:
         return Chunk(**self._fetch_rows([row])[0]["chunk"])
@@ -134,7 +174,7 @@ class MilvusIndex:
         found = call(
             self.client,
             "query",
-            self._collections["embeddings"],
+            self._collections[EMBEDDINGS],
             filter=f"doc_id == {quoted}",
             output_fields=["id"],
         )
@@ -149,13 +189,19 @@ class MilvusIndex:
         found = call(
             self.client,
             "search",
-            self._collections["embeddings"],
+            self._collections[EMBEDDINGS],
             data=[v.tolist() for v in np.asarray(vectors, np.float32)],
             limit=min(wanted, len(self)),
             filter=f"lang == {json.dumps(lang)}" if lang else "",
             search_params={"params": {"ef": max(_EF_SEARCH, wanted)}},
-            output_fields=[],
+            # The candidates' records come with them: the ranking reads each one's spans and
+            # translation links next, which would otherwise cost a call per row.
+            output_fields=list(_ROW_FIELDS),
         )
+        cache = self._cache[EMBEDDINGS]
+        for hit in (hit for hits in found for hit in hits):
+            key = int(hit["id"])
+            cache.keep(key, {**cache.get(key, {}), "id": key, **hit["entity"]})
         return [
             Candidates(
                 np.array([hit["id"] for hit in hits], dtype=np.int64),
@@ -173,12 +219,10 @@ class MilvusIndex:
         ids = np.asarray(rows, dtype=np.int64)
         if not len(ids):
             return np.zeros((0, self._dimensions[array]), dtype=np.float32)
-        unique = np.unique(ids).tolist()
-        found = call(
-            self.client, "query", self._collections[array], ids=unique, output_fields=["vector"]
-        )
-        by_id = {int(r["id"]): r["vector"] for r in found}
-        return np.array([by_id[int(i)] for i in ids], dtype=np.float32)
+        # A span's offsets come with its vector: the results' highlights then need no call.
+        fields = ["vector", "begin", "end"] if array == SENTENCE_EMBEDDINGS else ["vector"]
+        records = self._fetch(array, ids.tolist(), fields)
+        return np.stack([record["vector"] for record in records])
 
     def span_runs(self, rows: np.ndarray) -> SpanRuns | None:
         records = self._fetch_rows(rows)
@@ -191,16 +235,7 @@ class MilvusIndex:
         return SpanRuns(starts[run] + np.arange(len(run)) - offsets[run], run, offsets)
 
     def span(self, span: int) -> tuple[int, int]:
-        if span not in self._spans:
-            for record in call(
-                self.client,
-                "query",
-                self._collections["sentence_embeddings"],
-                ids=[span],
-                output_fields=["begin", "end"],
-            ):
-                self._spans.keep(int(record["id"]), record)
-        record = self._spans[span]
+        record = self._fetch(SENTENCE_EMBEDDINGS, [span], ["begin", "end"])[0]
         return int(record["begin"]), int(record["end"])
 
     def span_rows(self) -> np.ndarray:
@@ -234,13 +269,7 @@ class MilvusIndex:
 
     def token_blocks(self, rows: np.ndarray) -> list[QuantisedTokens]:
         """The token states of ``rows``, fetched (and cached) with their records."""
-        fields = [f"tokens{part}" for part in range(self._token_fields)]
-        dim = int(self._blobs["token_dim"])
-        blocks = []
-        for record in self._fetch_rows(rows, *fields):
-            codes, scales = blob_tokens(join_parts([p for f in fields if (p := record[f])]), dim)
-            blocks.append(QuantisedTokens(codes, scales))
-        return blocks
+        return [record["tokens"] for record in self._fetch_rows(rows, "tokens")]
 
 
 class MilvusTokenStates:
