@@ -13,6 +13,11 @@ and emptied before each query (every query fetches all it needs, as for rows not
 per-request cost on a corpus larger than the cache). It prints p50
 and p95 per backend and their ratio, the time to publish the build, and whether the rankings
 agree.
+
+Then a cold build of the seeds plus ``--ray-docs`` English and as many Russian XQuAD-dev
+paragraphs, in this process and on a local Ray (``--engine ray``, one actor per core), in the
+same run: the Ray row's extra seconds are Ray's start, its actors' model loading and the moving of
+texts and vectors, since on one machine both run the same encoders on the same cores.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from pathlib import Path
 
 from _common import ROOT, SEEDS, header, percentiles, seed_queries, table
 
+from embed.cli import run_rebuild
+from embed.evaluation.benchmarks import _read_xquad, write_corpus
 from embed.index.build import rebuild_index
 from embed.index.milvus_index import MilvusIndex
 from embed.index.milvus_store import connect
@@ -38,6 +45,8 @@ from embed.settings import EmbedSettings, load_encoders
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ray-docs", type=int, default=20)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
     if [name for _, name in socket.if_nameindex()] != ["lo"]:
@@ -104,7 +113,40 @@ def main() -> None:
         )
     )
     print(table(rows))
-    print(f"\npublish to Milvus: {publish_s:.1f} s; rankings identical: {agree}")
+    print(f"\npublish to Milvus: {publish_s:.1f} s; rankings identical: {agree}\n")
+    print(table(ray_build_rows(args.workdir, args.data, args.ray_docs)))
+
+
+def ray_build_rows(workdir: Path, data: Path, docs: int) -> list[dict[str, object]]:
+    """Cold builds of one corpus in this process and on a local Ray, in one run."""
+    corpus = workdir / "ray-corpus"
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.copytree(SEEDS, corpus)
+    for lang in ("en", "ru"):
+        paragraphs, _ = _read_xquad(data / "xquad-dev" / f"xquad-dev.{lang}.json")
+        write_corpus(corpus / lang, {f"p{i:03d}": t for i, t in enumerate(paragraphs[:docs])})
+    rows: list[dict[str, object]] = []
+    for engine in ("local", "ray"):
+        ray_dir = Path(tempfile.mkdtemp(prefix="xlray-"))
+        settings = EmbedSettings(
+            seeds_dir=corpus, vectors_dir=workdir / f"ray-build-{engine}", engine=engine,
+            ray_temp_dir=ray_dir,
+        )  # fmt: skip
+        shutil.rmtree(settings.vectors_dir, ignore_errors=True)
+        started = time.perf_counter()
+        summary = run_rebuild(settings, progress=False)
+        seconds = time.perf_counter() - started
+        shutil.rmtree(ray_dir, ignore_errors=True)
+        rows.append(
+            {
+                "cold build": engine,
+                "chunks": summary.chunks,
+                "spans": summary.spans,
+                "seconds": seconds,
+                "extra s": seconds - float(rows[0]["seconds"]) if rows else 0.0,  # type: ignore[arg-type]
+            }
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -144,19 +144,29 @@ def run_rebuild(
         encoders: The models to embed with, when the caller has them already (``serve``
             then searches with the same ones); made from ``settings`` otherwise.
     """
-    from embed.settings import load_encoders
+    from embed.settings import load_encoders, passage_engine
 
     encoder, second = encoders or load_encoders(settings)
-    return rebuild_index(
-        settings.seeds_dir,
-        settings.vectors_dir,
-        encoder,
-        second=second,
-        batch_size=settings.batch_size,
-        progress=progress,
-        wait=wait,
-        max_seed_bytes=settings.max_seed_bytes,
-    )
+    engine = passage_engine(settings)
+    models = [model for model in (encoder, second) if model is not None]
+    for model in models:
+        model.engine = engine
+    try:
+        return rebuild_index(
+            settings.seeds_dir,
+            settings.vectors_dir,
+            encoder,
+            second=second,
+            batch_size=settings.batch_size,
+            progress=progress,
+            wait=wait,
+            max_seed_bytes=settings.max_seed_bytes,
+        )
+    finally:
+        for model in models:
+            model.engine = None
+        if engine is not None:
+            engine.close()
 
 
 @app.command("rebuild-index")
@@ -168,17 +178,24 @@ def rebuild_index_command(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait if another rebuild holds the lock.")
     ] = 0.0,
+    engine: Annotated[
+        Literal["local", "ray"] | None,
+        typer.Option(help="Embed in this process, or on Ray Data; default: local."),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="A running Ray cluster (default: start a local Ray).")
+    ] = None,
     backend: BackendOpt = None,
     milvus_uri: MilvusUriOpt = None,
     milvus_collection: MilvusCollectionOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Bring the index up to date with the seeds folder, embedding only what changed (and
-    publish it to Milvus with --backend milvus)."""
+    """Bring the index up to date with the seeds folder, embedding only what changed (on Ray
+    with --engine ray; published to Milvus with --backend milvus)."""
     setup_logging(verbose)
     settings = _settings(
-        seeds_dir=seeds, vectors_dir=vectors, model=model, backend=backend,
-        milvus_uri=milvus_uri, milvus_collection=milvus_collection,
+        seeds_dir=seeds, vectors_dir=vectors, model=model, engine=engine, ray_address=ray_address,
+        backend=backend, milvus_uri=milvus_uri, milvus_collection=milvus_collection,
     )  # fmt: skip
     with user_errors():
         summary = run_rebuild(settings, progress=not as_json or sys.stderr.isatty(), wait=wait)

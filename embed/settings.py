@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +14,9 @@ from embed.models.encoder import Encoder, TextEncoder, make_encoder
 from embed.models.install import DEFAULT_MODEL, default_cache_dir
 from embed.models.usem import NAME as USEM
 from embed.ranking.fusion import RankingConfig
+
+if TYPE_CHECKING:
+    from embed.models.ray_engine import RayEngine
 
 
 class EmbedSettings(BaseSettings):
@@ -69,6 +72,17 @@ class EmbedSettings(BaseSettings):
         description="Seeds larger than this are skipped with a warning (an article is a few KiB).",
     )
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="Where a rebuild embeds passages: local (this process) or ray (a Ray Data "
+        "actor pool per encoder, on the cluster at ray_address or a local Ray).",
+    )
+    ray_address: str | None = Field(
+        None, description="A running Ray cluster; without one a local Ray is started and stopped."
+    )
+    ray_temp_dir: Path | None = Field(
+        None, description="Where a local Ray keeps its files (Ray's default: /tmp/ray)."
+    )
     backend: Literal["local", "milvus"] = Field(
         "local",
         description="Where searches read the index: local (the FAISS build in vectors_dir) or "
@@ -115,3 +129,12 @@ def build_source(settings: EmbedSettings) -> BuildSource:
             token=milvus_token(settings),
         )
     return open_source("local", settings.vectors_dir)
+
+
+def passage_engine(settings: EmbedSettings) -> RayEngine | None:
+    """The engine a rebuild embeds passages on, by ``settings.engine`` (``None``: in-process)."""
+    if settings.engine != "ray":
+        return None
+    from embed.models.ray_engine import RayEngine
+
+    return RayEngine(settings.ray_address, temp_dir=settings.ray_temp_dir, cpus=settings.threads)

@@ -21,6 +21,7 @@ from embed.models.tokens import QuantisedTokens, content_tokens, prompt_length, 
 from embed.util.arrays import l2_normalise
 
 if TYPE_CHECKING:
+    from embed.models.engine import EncoderSpec, PassageEngine
     from embed.models.onnx_runtime import OnnxEncoder
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ class TextEncoder(Protocol):
     """What the index builder and the searcher need from an encoder."""
 
     name: str
+    engine: PassageEngine | None
+
+    @property
+    def spec(self) -> EncoderSpec: ...
 
     @property
     def checksum(self) -> str: ...
@@ -97,8 +102,17 @@ class Encoder:
         self.query_backend = query_backend
         self.query_spin = query_spin
         self.passage_backend = passage_backend
+        # Set by a rebuild on an engine (see embed.models.engine); passages then go there.
+        self.engine: PassageEngine | None = None
         self._cache_dir = cache_dir
         self._target, self._known_checksum = resolve_model(model_name, cache_dir)
+
+    @property
+    def spec(self) -> EncoderSpec:
+        """How an engine's worker makes this encoder."""
+        from embed.models.engine import EncoderSpec
+
+        return EncoderSpec(self.name, self._cache_dir, self.passage_backend)
 
     @cached_property
     def model(self) -> Any:
@@ -334,6 +348,8 @@ class Encoder:
     ) -> np.ndarray:
         """Embed passages with the ``passage`` prompt, in batches of similar length
         (``batch_size`` texts on torch; on ONNX Runtime, batches of a token budget)."""
+        if self.engine is not None and texts:
+            return self.engine.embed(self.spec, texts, tokens=False)[0]
         onnx = self.passage_onnx
         if onnx is not None and texts:
             return onnx.encode_many(texts, _drop, workers=self.threads, progress=progress)[0]
@@ -344,6 +360,10 @@ class Encoder:
     ) -> tuple[np.ndarray, list[QuantisedTokens]]:
         """Passage vectors and each passage's token states, quantised as each batch is done
         (a build holds all its new passages' states), from one forward pass."""
+        if self.engine is not None and texts:
+            vectors, states = self.engine.embed(self.spec, texts, tokens=True)
+            assert states is not None
+            return vectors, states
         onnx = self.passage_onnx
         if onnx is not None and texts:
             return onnx.encode_many(

