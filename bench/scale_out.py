@@ -18,6 +18,11 @@ Then a cold build of the seeds plus ``--ray-docs`` English and as many Russian X
 paragraphs, in this process and on a local Ray (``--engine ray``, one actor per core), in the
 same run: the Ray row's extra seconds are Ray's start, its actors' model loading and the moving of
 texts and vectors, since on one machine both run the same encoders on the same cores.
+
+With ``--quality``, the XQuAD-dev sets (en->ru, ru->en, and the mixed corpus both ways) are
+evaluated on their local builds (those ``xlsearch eval`` caches), on the same builds published to
+Milvus, and on builds of the same corpora made on Ray: hit@1 and MRR@10 of each, and the largest
+difference between a Ray build's vectors and the in-process build's.
 """
 
 from __future__ import annotations
@@ -29,15 +34,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from _common import ROOT, SEEDS, header, percentiles, seed_queries, table
+import numpy as np
+from _common import ROOT, SEEDS, header, percentiles, seed_queries, synthetic_index, table
 
 from embed.cli import run_rebuild
-from embed.evaluation.benchmarks import _read_xquad, write_corpus
+from embed.evaluation.benchmarks import BENCHMARKS, _read_xquad, benchmark_searcher, write_corpus
+from embed.evaluation.metrics import evaluate
 from embed.index.build import rebuild_index
+from embed.index.local import LocalIndex
 from embed.index.milvus_index import MilvusIndex
-from embed.index.milvus_store import connect
+from embed.index.milvus_store import connect, publish_build
+from embed.index.store import load_index
 from embed.publish import publish_to_milvus
+from embed.ranking.centering import LanguageCorrection
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
 
@@ -47,6 +58,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ray-docs", type=int, default=20)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--quality", action="store_true", help="also XQuAD-dev on each backend")
+    parser.add_argument("--synthetic", type=int, default=0, help="also a synthetic corpus")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
     if [name for _, name in socket.if_nameindex()] != ["lo"]:
@@ -61,60 +74,91 @@ def main() -> None:
     server = MilvusProcess(base)
     server.start()
     try:
-        settings = EmbedSettings(
-            seeds_dir=SEEDS, vectors_dir=args.workdir / "scale-out-seeds", backend="milvus",
-            milvus_uri=server.uri, milvus_collection="bench",
-        )  # fmt: skip
+        settings = EmbedSettings(seeds_dir=SEEDS, vectors_dir=args.workdir / "scale-out-seeds")
         encoder, second = load_encoders(settings)
         rebuild_index(settings.seeds_dir, settings.vectors_dir, encoder, second=second)
-        started = time.perf_counter()
-        publish_to_milvus(settings)
-        publish_s = time.perf_counter() - started
-        client = connect(server.uri)
-        searchers = {
-            "FAISS (local)": Searcher.load(settings.vectors_dir, encoder, second, settings.ranking),
-            "Milvus, rows cached": Searcher(
-                MilvusIndex.open(client, "bench"), encoder, second, settings.ranking
-            ),
-            "Milvus, rows not cached": Searcher(
-                MilvusIndex.open(client, "bench"), encoder, second, settings.ranking
-            ),
-        }
-        queries = seed_queries()
-        agree = all(
-            [r.chunk for r in searchers["Milvus, rows cached"].search(q, k=10)]
-            == [r.chunk for r in searchers["FAISS (local)"].search(q, k=10)]
-            for q in queries
-        )
-        samples: dict[str, list[float]] = {name: [] for name in searchers}
-        for _ in range(args.rounds):
-            for name, searcher in searchers.items():
-                for query in queries:
-                    if name == "Milvus, rows not cached":
-                        searcher.backend.forget()  # type: ignore[attr-defined]
-                    begun = time.perf_counter()
-                    searcher.search(query, k=10)
-                    samples[name].append((time.perf_counter() - begun) * 1000)
+        corpora = {"seeds": settings.vectors_dir}
+        if args.synthetic:
+            folder = args.workdir / f"synthetic-{args.synthetic}"
+            corpora[f"synthetic {args.synthetic}"] = synthetic_index(
+                folder, args.synthetic, encoder, second
+            ).parent.parent
+        tables = [
+            compare(name, vectors, server.uri, (encoder, second), args.rounds)
+            for name, vectors in corpora.items()
+        ]
     finally:
         server.stop()
+    print(
+        header(
+            f"bench/scale_out.py: {len(seed_queries())} seeds queries x {args.rounds} rounds, "
+            f"milvus {milvus.__version__}"
+        )
+    )
+    for rows in tables:
+        print(table(rows))
+        print()
+    print(table(ray_build_rows(args.workdir, args.data, args.ray_docs)))
+    if args.quality:
+        server.start()
+        try:
+            print()
+            print(table(quality_rows(args.data, server.uri)))
+        finally:
+            server.stop()
+
+
+def compare(
+    name: str, vectors: Path, uri: str, encoders: tuple[Any, Any], rounds: int
+) -> list[dict[str, object]]:
+    """p50 and p95 of the seeds queries on one build, through FAISS and through Milvus."""
+    encoder, second = encoders
+    settings = EmbedSettings(
+        vectors_dir=vectors, backend="milvus", milvus_uri=uri,
+        milvus_collection="bench_" + name.replace(" ", "_"),
+    )  # fmt: skip
+    started = time.perf_counter()
+    publish_to_milvus(settings)
+    publish_s = time.perf_counter() - started
+    client = connect(uri)
+    searchers = {
+        "FAISS (local)": Searcher.load(vectors, encoder, second, settings.ranking),
+        "Milvus, rows cached": Searcher(
+            MilvusIndex.open(client, settings.milvus_collection), encoder, second, settings.ranking
+        ),
+        "Milvus, rows not cached": Searcher(
+            MilvusIndex.open(client, settings.milvus_collection), encoder, second, settings.ranking
+        ),
+    }
+    queries = seed_queries()
+    agree = all(
+        [r.chunk for r in searchers["Milvus, rows cached"].search(q, k=10)]
+        == [r.chunk for r in searchers["FAISS (local)"].search(q, k=10)]
+        for q in queries
+    )
+    samples: dict[str, list[float]] = {key: [] for key in searchers}
+    for _ in range(rounds):
+        for key, searcher in searchers.items():
+            for query in queries:
+                if key == "Milvus, rows not cached":
+                    searcher.backend.forget()  # type: ignore[attr-defined]
+                begun = time.perf_counter()
+                searcher.search(query, k=10)
+                samples[key].append((time.perf_counter() - begun) * 1000)
     base_p50 = percentiles(samples["FAISS (local)"])["p50"]
-    rows = [
+    passages = len(searchers["FAISS (local)"])
+    return [
         {
-            "backend": name,
+            "corpus": f"{name} ({passages} passages; published in {publish_s:.0f} s; "
+            f"same rankings: {agree})"
+            if key == "FAISS (local)"
+            else "",
+            "backend": key,
             **{f"{k} ms": v for k, v in percentiles(values).items() if k != "p99"},
             "p50 vs FAISS": f"{percentiles(values)['p50'] / base_p50:.2f}x",
         }
-        for name, values in samples.items()
+        for key, values in samples.items()
     ]
-    print(
-        header(
-            f"bench/scale_out.py: seeds ({len(searchers['FAISS (local)'])} passages), "
-            f"{len(queries)} queries x {args.rounds} rounds, milvus {milvus.__version__}"
-        )
-    )
-    print(table(rows))
-    print(f"\npublish to Milvus: {publish_s:.1f} s; rankings identical: {agree}\n")
-    print(table(ray_build_rows(args.workdir, args.data, args.ray_docs)))
 
 
 def ray_build_rows(workdir: Path, data: Path, docs: int) -> list[dict[str, object]]:
@@ -147,6 +191,52 @@ def ray_build_rows(workdir: Path, data: Path, docs: int) -> list[dict[str, objec
             }
         )
     return rows
+
+
+def quality_rows(data: Path, uri: str) -> list[dict[str, object]]:
+    """XQuAD-dev hit@1 and MRR@10 on the local, Milvus-served and Ray-built indexes."""
+    settings = EmbedSettings()
+    encoder, second = load_encoders(settings)
+    workdir = settings.model_cache.parent / "eval"
+    client = connect(uri)
+    rows: list[dict[str, object]] = []
+    for name in ("xquad", "xquad-mixed"):
+        for bench in BENCHMARKS[name](data):
+            local, _ = benchmark_searcher(bench, workdir, encoder, second, settings.ranking)
+            build = local.backend.data  # type: ignore[attr-defined]
+            correction = LanguageCorrection.of(local.backend)
+            alias = "q_" + bench.index_name.replace("-", "_")
+            publish_build(build, correction.to_arrays() if correction else {}, client, alias)
+            remote = Searcher(MilvusIndex.open(client, alias), encoder, second, settings.ranking)
+            ray_dir = Path(tempfile.mkdtemp(prefix="xlray-"))
+            ray_settings = EmbedSettings(
+                seeds_dir=workdir / bench.index_name / "seeds",
+                vectors_dir=workdir / bench.index_name / "vectors-ray", engine="ray",
+                ray_temp_dir=ray_dir,
+            )  # fmt: skip
+            run_rebuild(ray_settings, progress=False, encoders=(encoder, second))
+            shutil.rmtree(ray_dir, ignore_errors=True)
+            ray_build = load_index(ray_settings.vectors_dir)
+            on_ray = Searcher(LocalIndex(ray_build), encoder, second, settings.ranking)
+            scores = {
+                key: evaluate(searcher, bench.query_set)
+                for key, searcher in (("local", local), ("milvus", remote), ("ray", on_ray))
+            }
+            rows.append(
+                {
+                    "set": f"{bench.query_set.name} {bench.query_set.direction}",
+                    **{f"hit@1 {key}": score.hit_at_1 for key, score in scores.items()},
+                    **{f"MRR@10 {key}": score.mrr_at_10 for key, score in scores.items()},
+                    "max |ray - local|": f"{max_difference(ray_build.arrays, build.arrays):.1e}",
+                }
+            )
+    return rows
+
+
+def max_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> float:
+    """The largest difference between two builds' dense vectors."""
+    names = [name for name in ours if name.endswith("embeddings") and name in theirs]
+    return max(float(np.abs(ours[name] - theirs[name]).max()) for name in names)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,17 +22,24 @@ from tests.distributed.server import in_loopback_namespace
 TOLERANCE = 1e-5
 
 
-def _ray_processes() -> list[str]:
-    """Names of the Ray processes running in this (process) namespace."""
-    names = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            name = comm.read_text().strip()
-        except OSError:
-            continue
-        if name.startswith(("raylet", "gcs_server", "ray::")):
-            names.append(name)
-    return names
+def _ray_processes(grace_s: float = 15.0) -> list[str]:
+    """Names of the Ray processes still running in this (process) namespace after up to
+    ``grace_s`` seconds for exiting ones to end (dead ones not yet reaped are not counted)."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        names = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (comm) state ...": comm may hold spaces, so split at the last ")".
+                comm, state = stat.read_text().rsplit(")", 1)
+            except (OSError, ValueError):
+                continue
+            name = comm.split("(", 1)[1]
+            if state.split()[0] != "Z" and name.startswith(("raylet", "gcs_server", "ray::")):
+                names.append(name)
+        if not names or time.monotonic() > deadline:
+            return names
+        time.sleep(0.5)
 
 
 @pytest.fixture(autouse=True)
