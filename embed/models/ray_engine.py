@@ -10,6 +10,7 @@ text's key. Only the texts a rebuild must embed are sent: what it reuses never l
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,13 @@ class RayEngine:
         self._started = False
 
     def _ray(self) -> Any:
+        # Ray Data logs each dataset's plan and timing, a dozen lines per rebuild, and warns
+        # that its progress bars (which would interleave with the build's) are off; it reads
+        # its level when first imported. A level the user set is kept.
+        os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
         try:
             import ray
+            import ray.data
         except ImportError as exc:
             raise ModelError(
                 "the Ray engine needs Ray Data: pip install 'xlsearch[distributed]'"
@@ -96,9 +102,6 @@ class RayEngine:
                     options["_temp_dir"] = str(self.temp_dir.resolve())
             ray.init(**options)
             self._started = True
-            # Ray Data logs each dataset's plan and timing, a dozen lines per rebuild, and
-            # warns that its progress bars, which would interleave with the build's, are off.
-            logging.getLogger("ray.data").setLevel(logging.ERROR)
             ray.data.DataContext.get_current().enable_progress_bars = False
         return ray
 
