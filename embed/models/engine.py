@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from embed.models.encoder import TextEncoder
     from embed.models.tokens import QuantisedTokens
 
 
@@ -32,15 +31,6 @@ class EncoderSpec:
     name: str
     cache_dir: Path
     passage_backend: str = "onnx"
-
-    def make(self, threads: int = 1) -> TextEncoder:
-        """The encoder, on ``threads`` threads (a worker runs one per core)."""
-        from embed.models.encoder import Encoder, make_encoder
-
-        encoder = make_encoder(self.name, self.cache_dir, threads)
-        if isinstance(encoder, Encoder):
-            encoder.passage_backend = self.passage_backend
-        return encoder
 
 
 class PassageEngine(Protocol):

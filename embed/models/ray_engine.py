@@ -33,7 +33,11 @@ class _EmbedBatch:
     """A Ray Data actor: one encoder, made once, applied to batches of ``key``/``text``."""
 
     def __init__(self, spec: EncoderSpec, tokens: bool) -> None:
-        self.encoder: Any = spec.make(threads=1)
+        from embed.models.encoder import Encoder, make_encoder
+
+        self.encoder: Any = make_encoder(spec.name, spec.cache_dir, threads=1)
+        if isinstance(self.encoder, Encoder):
+            self.encoder.passage_backend = spec.passage_backend
         self.tokens = tokens
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
