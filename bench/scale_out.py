@@ -73,6 +73,13 @@ def main() -> None:
     shutil.rmtree(base, ignore_errors=True)
     server = MilvusProcess(base)
     server.start()
+    print(
+        header(
+            f"bench/scale_out.py: {len(seed_queries())} seeds queries x {args.rounds} rounds, "
+            f"milvus {milvus.__version__}"
+        ),
+        flush=True,
+    )
     try:
         settings = EmbedSettings(seeds_dir=SEEDS, vectors_dir=args.workdir / "scale-out-seeds")
         encoder, second = load_encoders(settings)
@@ -83,21 +90,11 @@ def main() -> None:
             corpora[f"synthetic {args.synthetic}"] = synthetic_index(
                 folder, args.synthetic, encoder, second
             ).parent.parent
-        tables = [
-            compare(name, vectors, server.uri, (encoder, second), args.rounds)
-            for name, vectors in corpora.items()
-        ]
+        for name, vectors in corpora.items():
+            print(table(compare(name, vectors, server.uri, (encoder, second), args.rounds)))
+            print(flush=True)
     finally:
         server.stop()
-    print(
-        header(
-            f"bench/scale_out.py: {len(seed_queries())} seeds queries x {args.rounds} rounds, "
-            f"milvus {milvus.__version__}"
-        )
-    )
-    for rows in tables:
-        print(table(rows))
-        print()
     print(table(ray_build_rows(args.workdir, args.data, args.ray_docs)))
     if args.quality:
         server.start()
