@@ -194,14 +194,11 @@ class MilvusIndex:
             limit=min(wanted, len(self)),
             filter=f"lang == {json.dumps(lang)}" if lang else "",
             search_params={"params": {"ef": max(_EF_SEARCH, wanted)}},
-            # The candidates' records come with them: the ranking reads each one's spans and
-            # translation links next, which would otherwise cost a call per row.
-            output_fields=list(_ROW_FIELDS),
+            output_fields=[],
         )
-        cache = self._cache[EMBEDDINGS]
-        for hit in (hit for hits in found for hit in hits):
-            key = int(hit["id"])
-            cache.keep(key, {**cache.get(key, {}), "id": key, **hit["entity"]})
+        # The ranking reads each candidate's spans and translation links next: the records the
+        # cache lacks are fetched now, in one call, rather than one call per row later.
+        self._fetch_rows([int(hit["id"]) for hits in found for hit in hits])
         return [
             Candidates(
                 np.array([hit["id"] for hit in hits], dtype=np.int64),

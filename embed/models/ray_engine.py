@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # Texts per Ray Data batch: each actor then sorts its batch by length into token-budget runs.
 BATCH_TEXTS = 64
+# How many times a local Ray is started before the rebuild gives up.
+_START_ATTEMPTS = 2
 # Each actor's BLAS and OpenMP pools: one thread, since there is an actor per core.
 _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
@@ -104,10 +106,24 @@ class RayEngine:
                 if self.temp_dir is not None:
                     self.temp_dir.mkdir(parents=True, exist_ok=True)
                     options["_temp_dir"] = str(self.temp_dir.resolve())
-            ray.init(**options)
+            self._init(ray, options)
             self._started = True
             ray.data.DataContext.get_current().enable_progress_bars = False
         return ray
+
+    @staticmethod
+    def _init(ray: Any, options: dict[str, Any]) -> None:
+        """``ray.init``, tried twice: a local Ray whose raylet does not register within Ray's
+        30 s (seen on a loaded 2-core machine) usually starts on a second try."""
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                ray.init(**options)
+                return
+            except Exception as exc:  # Ray raises a bare Exception for a failed start.
+                ray.shutdown()
+                if attempt + 1 == _START_ATTEMPTS:
+                    raise ModelError(f"cannot start Ray: {exc}") from exc
+                logger.warning("Ray did not start (%s); trying again", exc)
 
     def embed(
         self, spec: EncoderSpec, texts: Sequence[str], tokens: bool
