@@ -153,8 +153,9 @@ class MilvusIndex:
         as they are cached."""
         if "vector" in record:
             record["vector"] = np.asarray(record["vector"], dtype=np.float32)
-        parts = [record.pop(f"tokens{part}", "") for part in range(self._token_fields)]
-        if any(parts):
+        if self._token_fields and "tokens0" in record:
+            # A passage without content tokens has empty fields: it gets no token states.
+            parts = [record.pop(f"tokens{part}") for part in range(self._token_fields)]
             codes, scales = blob_tokens(join_parts([p for p in parts if p]), self._token_dim)
             record["tokens"] = QuantisedTokens(codes, scales)
         return record

@@ -75,6 +75,13 @@ def _status(status: int) -> int:
 tqdm.set_lock(threading.RLock())
 ENCODER = load_encoders(EmbedSettings(second_model=None))[0]
 ENCODER.model  # noqa: B018 - load the weights once, before forking
+# Passages go through ONNX Runtime: its tokenizers are loaded and its graph read once here, so
+# that every child, the one the kill test times first included, finds them in memory. Each child
+# makes its own session, after the fork.
+if ENCODER.passage_onnx is not None:
+    ENCODER.passage_onnx.tokenizer  # noqa: B018
+    ENCODER.passage_onnx.graph.read_bytes()
+ENCODER.count_tokens("warm-up")
 
 
 def main() -> None:
