@@ -190,7 +190,7 @@ class IndexState:
                     return self._failed(None, message, previous)
                 # The folder was emptied under us: keep answering from memory.
                 return ReloadOutcome(False, previous, previous, self.error)
-            if build in (previous, self._opened):
+            if build == self._opened:
                 self.error = None
                 return ReloadOutcome(False, previous, previous, None)
             if not force and self.error is not None and self.error.build == build:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from embed.index.faiss_index import HNSW_EF_CONSTRUCTION, HNSW_M, HNSW_THRESHOLD
+from embed.index.faiss_index import HNSW_EF_CONSTRUCTION, HNSW_M, choose_index_type
 from embed.index.format import (
     EMBEDDINGS,
     LEXICAL_DIR,
@@ -150,10 +150,10 @@ def blob_tokens(data: bytes, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _vector_index(client: Any, rows: int) -> Any:
-    """Exact search below the local build's HNSW threshold, HNSW above it: the same choice as
-    :func:`embed.index.faiss_index.choose_index_type`, so both backends rank alike."""
+    """An exact index or HNSW, as :func:`embed.index.faiss_index.choose_index_type` chooses for
+    the local build, so that both backends rank alike."""
     params = client.prepare_index_params()
-    if rows < HNSW_THRESHOLD:
+    if choose_index_type(rows) == "Flat":
         params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
     else:
         params.add_index(
@@ -253,7 +253,8 @@ def token_fields(data: IndexData) -> int:
 def _meta_blobs(data: IndexData, statistics: Mapping[str, np.ndarray]) -> dict[str, bytes]:
     """The build's side tables and global statistics, by name."""
     names = sorted({c.chunk.lang for c in data.chunks})
-    codes = [names.index(c.chunk.lang) for c in data.chunks]
+    code_of = {lang: code for code, lang in enumerate(names)}
+    codes = [code_of[c.chunk.lang] for c in data.chunks]
     spans = data.arrays.get(SENTENCE_SPANS, np.zeros((0, 3), np.int32))
     blobs = {
         "manifest": data.manifest.model_dump_json().encode(),
