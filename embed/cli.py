@@ -83,8 +83,12 @@ def publish_if_asked(settings: EmbedSettings) -> str | None:
     from embed.publish import publish_to_milvus
 
     where = f"Milvus alias {settings.milvus_collection} at {settings.milvus_uri}"
-    if publish_to_milvus(settings):
-        return f"published to {where}"
+    publication = publish_to_milvus(settings)
+    if publication.moved:
+        return (
+            f"published to {where}: {publication.written} rows written, "
+            f"{publication.deleted} deleted"
+        )
     return f"{where} serves this build already"
 
 

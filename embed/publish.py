@@ -8,17 +8,19 @@ that readers never compute them over the corpus.
 from __future__ import annotations
 
 from embed.index.local import LocalIndex
-from embed.index.milvus_store import connect, publish_build
+from embed.index.milvus_store import Publication, connect, publish_build
 from embed.index.store import load_index
 from embed.ranking.centering import LanguageCorrection
 from embed.settings import EmbedSettings, milvus_token
 
 
-def publish_to_milvus(settings: EmbedSettings) -> bool:
-    """Publish the live build of ``settings.vectors_dir`` under ``settings.milvus_collection``.
+def publish_to_milvus(settings: EmbedSettings) -> Publication:
+    """Publish the live build of ``settings.vectors_dir`` under ``settings.milvus_collection``:
+    only the rows Milvus lacks are sent (see :func:`~embed.index.milvus_store.publish_build`).
 
     Returns:
-        Whether readers were switched to it (``False``: Milvus served it already).
+        Whether readers were switched to it (not when Milvus served it already), and how many
+        rows were written and deleted.
 
     Raises:
         StoreError: When there is no local build, or Milvus cannot be reached or written.
@@ -27,4 +29,6 @@ def publish_to_milvus(settings: EmbedSettings) -> bool:
     correction = LanguageCorrection.of(LocalIndex(data))
     client = connect(settings.milvus_uri, milvus_token(settings))
     statistics = correction.to_arrays() if correction is not None else {}
-    return publish_build(data, statistics, client, settings.milvus_collection)
+    return publish_build(
+        data, statistics, client, settings.milvus_collection, settle=settings.milvus_settle
+    )

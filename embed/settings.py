@@ -97,6 +97,13 @@ class EmbedSettings(BaseSettings):
     milvus_token: SecretStr | None = Field(
         None, description="Token (or user:password) of a secured Milvus."
     )
+    milvus_settle: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a publication leaves the rows of the build before the live one "
+        "untouched after readers were switched away from it; longer than the readers' "
+        "XLSEARCH_RELOAD_INTERVAL plus the time they take to open a build.",
+    )
 
 
 def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:

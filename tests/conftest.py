@@ -79,6 +79,15 @@ def seed_vectors(
     return vectors
 
 
+@pytest.fixture
+def corpus(tmp_path: Path, seeds_copy: Path, seed_vectors: Path) -> tuple[Path, Path]:
+    """A writable copy of the seeds and of their built index."""
+    seeds, vectors = tmp_path / "seeds", tmp_path / "vectors"
+    shutil.copytree(seeds_copy, seeds)
+    shutil.copytree(seed_vectors, vectors)
+    return seeds, vectors
+
+
 @pytest.fixture(scope="session")
 def searcher(
     seed_vectors: Path, encoder: Encoder, second: TextEncoder | None, settings: EmbedSettings

@@ -1,10 +1,12 @@
 """The clustered backend: a build served from Milvus (see :mod:`embed.index.milvus_store`).
 
 Candidates come from Milvus's vector search, with the language filter as a Milvus expression;
-the candidates' vectors, spans, token states and records are fetched by primary key, and kept in
-a bounded cache, since the same rows come back query after query. The side tables and global
-statistics (manifest, documents, languages, language correction, BM25) are read once, when the
-build is opened. Nothing here keeps a corpus-sized array of vectors.
+the candidates' vectors, spans, token states and records are fetched by id, and kept in a
+bounded cache, since the same rows come back query after query. The side tables and global
+statistics (manifest, documents, rows' ids, languages, span ranges, translation links, language
+correction, BM25) are read once, when the build is opened. Rows are known by their position in
+the build, as in the local backend, and mapped to and from their Milvus ids. Nothing here keeps
+a corpus-sized array of vectors.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ import numpy as np
 
 from embed.index.backend import Candidates, SpanRuns
 from embed.index.bm25 import LexicalIndex
-from embed.index.format import EMBEDDINGS, SENTENCE_EMBEDDINGS, Manifest, StoreError
+from embed.index.format import (
+    EMBEDDINGS,
+    SECOND_SENTENCE_EMBEDDINGS,
+    SENTENCE_EMBEDDINGS,
+    BackendUnavailable,
+    Manifest,
+    StoreError,
+)
 from embed.index.milvus_store import (
     COLLECTIONS,
     META,
@@ -30,6 +39,8 @@ from embed.index.milvus_store import (
     join_parts,
     live_build,
     read_meta,
+    slot_names,
+    span_ids,
     unpack_lexical,
 )
 from embed.index.token_store import TokenStates
@@ -39,7 +50,9 @@ from embed.models.tokens import QuantisedTokens
 # Rows (and spans) of each collection whose fetched fields are kept between queries.
 CACHE_ROWS = 50_000
 # What every fetch of passages asks for besides what its caller needs.
-_ROW_FIELDS = ("chunk", "span_first", "span_count", "translations")
+_ROW_FIELDS = ("chunk",)
+# The arrays whose rows are spans (the others' are chunks).
+_SPAN_ARRAYS = frozenset({SENTENCE_EMBEDDINGS, SECOND_SENTENCE_EMBEDDINGS})
 # HNSW's search depth, as the local build's (embed.index.faiss_index.HNSW_EF_SEARCH) but never
 # below the number of results asked for, which Milvus requires.
 _EF_SEARCH = 64
@@ -84,8 +97,14 @@ class MilvusIndex:
         self._dimensions: dict[str, int] = json.loads(blobs["dimensions"])
         self._token_fields = int(blobs["token_fields"])
         self._token_dim = int(blobs.get("token_dim", b"0"))
-        prefix = meta.rsplit("__", 1)[0]
-        self._collections = {array: f"{prefix}__{kind}" for array, kind in COLLECTIONS.items()}
+        self._translations: list[list[list[float]]] = json.loads(blobs["translations"])
+        self._ids: np.ndarray = bytes_array(blobs["row_ids"])
+        self._id_order = np.argsort(self._ids)
+        self._span_rows = bytes_array(blobs["span_rows"]).astype(np.int64)
+        self._span_first = np.searchsorted(self._span_rows, np.arange(len(self._ids) + 1))
+        prefix = meta.rsplit("__", 2)[0]
+        kinds = slot_names(prefix, blobs["slot"].decode())
+        self._collections = {array: kinds[kind] for array, kind in COLLECTIONS.items()}
         self._cache = {array: _Cache(CACHE_ROWS) for array in COLLECTIONS}
 
     @classmethod
@@ -112,28 +131,55 @@ class MilvusIndex:
     def documents(self) -> Mapping[str, dict[str, Any]]:
         return self._documents
 
-    def _fetch(self, array: str, ids: Sequence[int], fields: Sequence[str]) -> list[dict[str, Any]]:
-        """The records of ``ids`` (in that order) in the collection of ``array``, with at
-        least ``fields``; what the cache lacks is fetched in one call."""
+    def _milvus_ids(self, array: str, positions: np.ndarray) -> np.ndarray:
+        """The Milvus ids of the rows (or, for span arrays, the spans) at ``positions``."""
+        if array not in _SPAN_ARRAYS:
+            return np.asarray(self._ids[positions])
+        rows = self._span_rows[positions]
+        return span_ids(self._ids[rows], positions - self._span_first[rows])
+
+    def _positions(self, ids: np.ndarray) -> np.ndarray:
+        """The rows of chunk ids found in Milvus, ``-1`` for an id this build does not hold
+        (a row of another build, met by a reader that has not switched to it yet)."""
+        if not len(self._ids):
+            return np.full(len(ids), -1, dtype=np.int64)
+        at = np.searchsorted(self._ids, ids, sorter=self._id_order)
+        at = np.minimum(at, len(self._ids) - 1)
+        rows = self._id_order[at]
+        return np.where(self._ids[rows] == ids, rows, -1)
+
+    def _fetch(
+        self, array: str, positions: Sequence[int], fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The records of the rows (or spans) at ``positions``, in that order, in the
+        collection of ``array``, with at least ``fields``; what the cache lacks is fetched in
+        one call."""
         cache = self._cache[array]
-        wanted = [int(i) for i in ids]
+        wanted = [int(i) for i in positions]
         missing = sorted(
             {i for i in wanted if i not in cache or any(f not in cache[i] for f in fields)}
         )
         found: dict[int, dict[str, Any]] = {}
         if missing:
+            ids = self._milvus_ids(array, np.asarray(missing, dtype=np.int64))
+            position_of = dict(zip(ids.tolist(), missing, strict=True))
             stored = [part for f in fields for part in self._stored_fields(f)]
             for record in call(
-                self.client, "query", self._collections[array], ids=missing, output_fields=stored
+                self.client,
+                "query",
+                self._collections[array],
+                ids=ids.tolist(),
+                output_fields=stored,
             ):
-                key = int(record["id"])
+                key = position_of[int(record["id"])]
                 found[key] = {**cache.get(key, {}), **self._decode(record)}
                 cache.keep(key, found[key])
         try:
             return [found[i] if i in found else cache[i] for i in wanted]
         except KeyError as exc:
-            raise StoreError(
-                f"Milvus build {self.name} lacks its own row {exc} of {array}"
+            raise BackendUnavailable(
+                f"Milvus no longer holds row {exc} of {array} of build {self.name}: a newer "
+                "build replaced it"
             ) from exc
 
     def forget(self) -> None:
@@ -179,7 +225,8 @@ class MilvusIndex:
             filter=f"doc_id == {quoted}",
             output_fields=["id"],
         )
-        return sorted(int(record["id"]) for record in found)
+        rows = self._positions(np.array([int(record["id"]) for record in found], np.int64))
+        return sorted(int(row) for row in rows if row >= 0)
 
     def chunk_languages(self) -> np.ndarray:
         return self._langs
@@ -197,16 +244,15 @@ class MilvusIndex:
             search_params={"params": {"ef": max(_EF_SEARCH, wanted)}},
             output_fields=[],
         )
-        # The ranking reads each candidate's spans and translation links next: the records the
-        # cache lacks are fetched now, in one call, rather than one call per row later.
-        self._fetch_rows([int(hit["id"]) for hits in found for hit in hits])
-        return [
-            Candidates(
-                np.array([hit["id"] for hit in hits], dtype=np.int64),
-                np.array([hit["distance"] for hit in hits], dtype=np.float32),
-            )
-            for hits in found
-        ]
+        lists = []
+        for hits in found:
+            rows = self._positions(np.array([hit["id"] for hit in hits], dtype=np.int64))
+            scores = np.array([hit["distance"] for hit in hits], dtype=np.float32)
+            lists.append(Candidates(rows[rows >= 0], scores[rows >= 0]))
+        # The ranking reads each candidate's record next: the records the cache lacks are
+        # fetched now, in one call, rather than one call per row later.
+        self._fetch_rows([int(row) for found_rows in lists for row in found_rows.rows])
+        return lists
 
     def has(self, array: str) -> bool:
         return array in self._dimensions
@@ -223,11 +269,11 @@ class MilvusIndex:
         return np.stack([record["vector"] for record in records])
 
     def span_runs(self, rows: np.ndarray) -> SpanRuns | None:
-        records = self._fetch_rows(rows)
-        lengths = np.array([r["span_count"] for r in records], dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self._span_first[rows]
+        lengths = self._span_first[rows + 1] - starts
         if not len(lengths) or not bool(np.all(lengths > 0)):
             return None
-        starts = np.array([r["span_first"] for r in records], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         run = np.repeat(np.arange(len(rows)), lengths)
         return SpanRuns(starts[run] + np.arange(len(run)) - offsets[run], run, offsets)
@@ -237,7 +283,7 @@ class MilvusIndex:
         return int(record["begin"]), int(record["end"])
 
     def span_rows(self) -> np.ndarray:
-        return bytes_array(self._blobs["span_rows"])
+        return self._span_rows
 
     @cached_property
     def token_states(self) -> MilvusTokenStates | None:
@@ -255,7 +301,7 @@ class MilvusIndex:
             shutil.rmtree(folder.parent, ignore_errors=True)
 
     def translations(self, row: int) -> list[list[float]]:
-        return list(self._fetch_rows([row])[0]["translations"]["links"])
+        return list(self._translations[row]) if row < len(self._translations) else []
 
     def statistics(self) -> Mapping[str, np.ndarray] | None:
         prefix = "statistics/"

@@ -1,7 +1,8 @@
 """The first stage of a rebuild: what the seeds folder holds against the live build.
 
-Planning reads only the seeds that changed (by a digest of their bytes) and chunks only the
-documents that changed; it needs the model's tokenizer and checksum, never its weights. The
+Planning reads and chunks only the seeds that changed (by a digest of their bytes), on the
+encoder's engine where it has one; it needs the model's tokenizer and checksum, never its
+weights. The
 :class:`Plan` says which rows of the new build come from the live one and which must be
 embedded; :func:`embed.index.embedding.embed_plan` does the rest.
 """
@@ -30,8 +31,8 @@ from embed.index.format import (
 )
 from embed.index.reuse import chunk_sources, sentence_table
 from embed.index.store import IndexData, Records, StoredChunk, load_build, read_records
-from embed.ingest.chunking import chunk_document
-from embed.ingest.documents import Document, SeedError, discover_seeds, read_document, source_digest
+from embed.ingest.chunking import Chunk, read_chunks
+from embed.ingest.documents import Document, SeedError, discover_seeds, source_digest
 from embed.models.encoder import Encoder, TextEncoder
 
 logger = logging.getLogger(__name__)
@@ -107,22 +108,39 @@ def _previous(live: Records) -> IndexData | None:
         return None
 
 
+def _read(
+    encoder: Encoder, paths: list[Path], root: Path
+) -> list[tuple[Document, list[Chunk]] | SeedError]:
+    """Each seed of ``paths`` read and chunked, on the encoder's engine when it has one."""
+    if encoder.engine is not None and paths:
+        return encoder.engine.read(encoder.spec, paths, root)
+    results: list[tuple[Document, list[Chunk]] | SeedError] = []
+    for path in paths:
+        try:
+            results.append(read_chunks(path, root, encoder.count_tokens, encoder.max_tokens))
+        except SeedError as exc:
+            results.append(exc)
+    return results
+
+
 def _read_seeds(
     paths: list[Path],
     seeds_dir: Path,
     max_seed_bytes: int,
     old_docs: dict[str, dict[str, Any]],
     skipped: list[dict[str, str]],
-) -> tuple[dict[str, dict[str, Any]], dict[str, Document]]:
-    """The document record of each seed, and the documents whose chunks must be made anew.
+    encoder: Encoder,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[Chunk]]]:
+    """The document record of each seed, and the chunks of the documents that changed.
 
     A seed whose :func:`source_digest` is that of a record in ``old_docs`` keeps the record
     unread; one read to the same record as before keeps it too. Seeds that cannot be indexed
     are added to ``skipped`` with the reason.
     """
     seen = {record.get("source_digest"): record for record in old_docs.values()}
-    records: dict[str, dict[str, Any]] = {}
-    changed: dict[str, Document] = {}
+    # Each seed's record where the live build has it, else None: read below. Records keep the
+    # seeds' order, which is the new build's row order.
+    entries: list[tuple[Path, str | None, dict[str, Any] | None]] = []
     for path in paths:
         try:
             size = path.stat().st_size
@@ -134,19 +152,24 @@ def _read_seeds(
             skipped.append({"source": str(path), "reason": reason})
             continue
         digest = source_digest(path, seeds_dir, READER_VERSION)
-        if digest is not None and digest in seen:
-            records[seen[digest]["doc_id"]] = seen[digest]
+        entries.append((path, digest, seen.get(digest) if digest is not None else None))
+    found = iter(_read(encoder, [path for path, _, known in entries if known is None], seeds_dir))
+    records: dict[str, dict[str, Any]] = {}
+    changed: dict[str, list[Chunk]] = {}
+    for path, digest, known in entries:
+        if known is not None:
+            records[known["doc_id"]] = known
             continue
-        try:
-            doc = read_document(path, seeds_dir)
-        except SeedError as exc:
-            skipped.append({"source": str(path), "reason": exc.reason})
+        result = next(found)
+        if isinstance(result, SeedError):
+            skipped.append({"source": str(path), "reason": result.reason})
             continue
+        doc, chunks = result
         fingerprint = _doc_fingerprint(doc)
         records[doc.doc_id] = {**asdict(doc), "fingerprint": fingerprint, "source_digest": digest}
         old = old_docs.get(doc.doc_id)
         if old is None or old.get("fingerprint") != fingerprint:
-            changed[doc.doc_id] = doc
+            changed[doc.doc_id] = chunks
     return records, changed
 
 
@@ -174,7 +197,9 @@ def plan_rebuild(
     live = _live_records(vectors_dir, expected)
     reuse = compatibility(live[1], expected) if live is not None else None
     old_docs = live[2] if live is not None and reuse is not None and reuse.chunking else {}
-    records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, old_docs, skipped)
+    records, changed = _read_seeds(
+        scan.paths, seeds_dir, max_seed_bytes, old_docs, skipped, encoder
+    )
     for item in skipped:
         logger.warning("skipped %s: %s", item["source"], item["reason"])
     if live is not None and reuse is not None and records == old_docs and not reuse.stale:
@@ -185,7 +210,7 @@ def plan_rebuild(
         reuse = None
         if len(changed) < len(records):
             # The records were read, the rest of the build was not: every seed is new to it.
-            records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, {}, [])
+            records, changed = _read_seeds(scan.paths, seeds_dir, max_seed_bytes, {}, [], encoder)
     old_chunks: dict[str, list[StoredChunk]] = {}
     if previous is not None and old_docs:
         for stored in previous.chunks:
@@ -195,7 +220,7 @@ def plan_rebuild(
         if doc_id not in changed:
             chunks.extend(old_chunks.get(doc_id, []))
             continue
-        for chunk in chunk_document(changed[doc_id], encoder.count_tokens, encoder.max_tokens):
+        for chunk in changed[doc_id]:
             chunks.append(StoredChunk(chunk, encoder.cache_key(chunk.text)))
 
     sources = chunk_sources(previous.chunks if previous is not None else None, chunks)

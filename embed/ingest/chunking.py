@@ -5,14 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from razdel import sentenize
 
-from embed.ingest.documents import Document
+from embed.ingest.documents import Document, read_document
 from embed.ingest.language import detect_language
 from embed.ingest.layout import Paragraph, parse_layout
 
-__all__ = ["Chunk", "chunk_document", "match_spans", "sentence_spans", "split_text"]
+__all__ = [
+    "Chunk",
+    "chunk_document",
+    "match_spans",
+    "read_chunks",
+    "sentence_spans",
+    "split_text",
+]
 
 _WORD = re.compile(r"\S+")
 # Where a long sentence is cut into clauses: commas and semicolons. Dashes stay: in Russian
@@ -230,3 +238,21 @@ def _pack(
             yield from fallback(text, unit, count_tokens, max_tokens)
     if current is not None:
         yield current
+
+
+def read_chunks(
+    path: Path, root: Path, count_tokens: Callable[[str], int], max_tokens: int = 512
+) -> tuple[Document, list[Chunk]]:
+    """Read one seed and cut it into chunks: the work a rebuild spreads over an engine's workers.
+
+    Args:
+        path: The seed, inside ``root``.
+        root: The seeds folder.
+        count_tokens: Counts the tokens the encoder will see for a text.
+        max_tokens: Largest token count a chunk may have.
+
+    Raises:
+        SeedError: When the seed cannot be indexed (see :func:`read_document`).
+    """
+    doc = read_document(path, root)
+    return doc, chunk_document(doc, count_tokens, max_tokens)

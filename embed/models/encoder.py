@@ -86,6 +86,8 @@ class Encoder:
             :class:`embed.models.onnx_runtime.OnnxEncoder`).
         passage_backend: ``onnx`` embeds passages with the fp32 ONNX graph, ``torch`` with
             sentence-transformers (the same vectors; ONNX is faster, see docs/benchmarks.md).
+        device: Where torch runs the model: ``cpu``, or ``cuda`` for an engine's worker that
+            was given a GPU.
     """
 
     def __init__(
@@ -96,12 +98,14 @@ class Encoder:
         query_backend: str = "torch",
         query_spin: bool = True,
         passage_backend: str = "torch",
+        device: str = "cpu",
     ) -> None:
         self.name = model_name
         self.threads = threads
         self.query_backend = query_backend
         self.query_spin = query_spin
         self.passage_backend = passage_backend
+        self.device = device
         # Set by a rebuild on an engine (see embed.models.engine); passages then go there.
         self.engine: PassageEngine | None = None
         self._cache_dir = cache_dir
@@ -112,7 +116,7 @@ class Encoder:
         """How an engine's worker makes this encoder."""
         from embed.models.engine import EncoderSpec
 
-        return EncoderSpec(self.name, self._cache_dir, self.passage_backend)
+        return EncoderSpec(self.name, self._cache_dir, self.passage_backend, self.device)
 
     @cached_property
     def model(self) -> Any:
@@ -122,7 +126,7 @@ class Encoder:
 
         torch.set_num_threads(self.threads)
         try:
-            model = SentenceTransformer(self._target, device="cpu")
+            model = SentenceTransformer(self._target, device=self.device)
         except OSError as exc:
             raise ModelError(
                 f"cannot load model {self.name!r}: {exc}. Without network access only the "
@@ -256,6 +260,7 @@ class Encoder:
         keeps of them outlives the batch.
         """
         import torch
+        from sentence_transformers.util import batch_to_device
         from tqdm.auto import trange
 
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -272,14 +277,14 @@ class Encoder:
             rows = order[start : start + batch_size]
             features = self.model.preprocess([texts[i] for i in rows], prompt=prefix)
             with torch.inference_mode():
-                out = self.model(features)
-            pooled = out["sentence_embedding"].float().numpy()
+                out = self.model(batch_to_device(features, self.model.device))
+            pooled = out["sentence_embedding"].float().cpu().numpy()
             vectors[rows] = l2_normalise(pooled)
             hidden = out.get("all_layer_embeddings") if layer is not None else None
             if hidden is not None and keep is not None:
                 found = content_tokens(
-                    hidden[layer].float().numpy(),
-                    ~np.isin(out["input_ids"].numpy(), special),
+                    hidden[layer].float().cpu().numpy(),
+                    ~np.isin(out["input_ids"].cpu().numpy(), special),
                     skip,
                 )
                 for row, value in zip(rows.tolist(), found, strict=True):

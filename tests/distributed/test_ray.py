@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
@@ -58,20 +59,30 @@ def ray_dir() -> Iterator[Path]:
 
 
 def test_a_ray_build_equals_the_in_process_one_and_sends_only_changes(
-    seeds_copy: Path, seed_vectors: Path, tmp_path: Path, ray_dir: Path
+    seeds_copy: Path,
+    seed_vectors: Path,
+    tmp_path: Path,
+    ray_dir: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     seeds = tmp_path / "seeds"
     shutil.copytree(seeds_copy, seeds)
+    (seeds / "broken.txt").write_bytes(b"\x00\x01\x02 not text" * 50)
     settings = EmbedSettings(
         seeds_dir=seeds, vectors_dir=tmp_path / "vectors", engine="ray",
         ray_temp_dir=ray_dir,
     )  # fmt: skip
-    summary = run_rebuild(settings, progress=False)
+    with caplog.at_level(logging.INFO, logger="embed.models.ray_engine"):
+        summary = run_rebuild(settings, progress=False)
+    assert f"reading {summary.documents + 1} seeds on" in caplog.text, "seeds are read on Ray"
     assert summary.embedded == summary.chunks and summary.spans_embedded == summary.spans
+    assert [item["source"] for item in summary.skipped] == [str(seeds / "broken.txt")]
+    assert "binary" in summary.skipped[0]["reason"]
     assert not _ray_processes(), "the local Ray must be stopped when the rebuild ends"
 
     ours, reference = load_index(settings.vectors_dir), load_index(seed_vectors)
     assert [c.chunk for c in ours.chunks] == [c.chunk for c in reference.chunks]
+    assert ours.documents == reference.documents
     for name in (EMBEDDINGS, SENTENCE_EMBEDDINGS, SECOND_EMBEDDINGS, "second_sentence_embeddings"):
         assert float(np.abs(ours.arrays[name] - reference.arrays[name]).max()) < TOLERANCE, name
     codes = np.asarray(ours.arrays[TOKEN_STATES], dtype=np.int16)
@@ -79,6 +90,9 @@ def test_a_ray_build_equals_the_in_process_one_and_sends_only_changes(
 
     edited = sorted(seeds.glob("*.txt"))[0]
     edited.write_text(edited.read_text("utf-8") + "\n\nA new closing paragraph.\n", "utf-8")
-    again = run_rebuild(settings, progress=False)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="embed.models.ray_engine"):
+        again = run_rebuild(settings, progress=False)
     assert again.changed and again.embedded == 1, "only the new paragraph goes to Ray"
+    assert "reading 2 seeds on" in caplog.text, "only the edited seed and the refused one are read"
     assert not _ray_processes()

@@ -27,7 +27,7 @@ from embed.index.format import (
 from embed.index.local import LocalIndex
 from embed.index.store import LOCK_FILE, current_build, load_index
 from embed.index.token_store import TokenStates
-from embed.ingest import documents
+from embed.ingest import chunking, documents
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.searcher import Searcher
@@ -43,13 +43,13 @@ NEW_PARAGRAPH = (
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The seeds a rebuild parses, by file name (each still parsed by the real reader)."""
     names: list[str] = []
-    real = plan.read_document
+    real = chunking.read_document
 
     def read_document(path: Path, root: Path) -> documents.Document:
         names.append(path.name)
         return real(path, root)
 
-    monkeypatch.setattr(plan, "read_document", read_document)
+    monkeypatch.setattr(chunking, "read_document", read_document)
     return names
 
 
