@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +29,45 @@ from embed.util.tables import markdown_table
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 QUERIES = ROOT / "bench" / "queries" / "seeds.jsonl"
+# The last commit whose builds embedded passages with torch, before they moved to ONNX Runtime:
+# the "before" of bench/build.py's and bench/scale_out.py's cold builds.
+BEFORE_ONNX_PASSAGES = "8c393c0"
+
+
+@contextlib.contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """A detached checkout of ``rev`` in a temporary folder, removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="xlsearch-ab-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cold_rebuild_seconds(
+    checkout: Path, seeds: Path, vectors: Path, env: dict[str, str] | None = None
+) -> float:
+    """Seconds of ``xlsearch rebuild-index`` run by ``checkout``'s code into an empty
+    ``vectors`` folder: process start-up and model loading included, as a user meets it."""
+    shutil.rmtree(vectors, ignore_errors=True)
+    environment = {
+        **os.environ, "PYTHONPATH": str(checkout), "XLSEARCH_SEEDS_DIR": str(seeds),
+        "XLSEARCH_VECTORS_DIR": str(vectors), **(env or {}),
+    }  # fmt: skip
+    command = [sys.executable, "-m", "service.cli", "rebuild-index", "--json"]
+    started = time.perf_counter()
+    subprocess.run(command, cwd=checkout, env=environment, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def header(title: str) -> str:

@@ -13,36 +13,13 @@ temporary git worktree, removed at the end.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from _common import ROOT, SEEDS, header, percentiles, seed_queries, server, table
-
-
-@contextlib.contextmanager
-def worktree(rev: str) -> Iterator[Path]:
-    """A detached checkout of ``rev`` in a temporary folder."""
-    folder = Path(tempfile.mkdtemp(prefix="xlsearch-ab-"))
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield folder
-    finally:
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+from _common import SEEDS, header, percentiles, seed_queries, server, table, worktree
 
 
 def main() -> None:

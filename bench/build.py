@@ -1,6 +1,7 @@
 """Index build speed: a cold ``rebuild-index`` with passages on ONNX Runtime against torch.
 
-    python bench/build.py [--docs 60] [--repeats 2] [--data ../shared/data] [--workdir DIR]
+    python bench/build.py [--docs 60] [--repeats 2] [--base REV] [--data ../shared/data]
+        [--workdir DIR]
 
 Corpus: the five seeds plus the first ``--docs`` English and the first ``--docs`` Russian
 XQuAD-dev paragraphs, one file each (news articles and encyclopaedia paragraphs in both
@@ -11,8 +12,12 @@ alternating ``--repeats`` times (medians):
   floor of the primary model's share of a build;
 * ``rebuild_index`` into an empty folder with the default pipeline, per backend, models loaded
   first (``XLSEARCH_PASSAGE_BACKEND=torch`` is the path every build took before ONNX passages);
-* a cold build as the ``xlsearch rebuild-index`` command, per backend: process start-up and
-  model loading included, as a user meets it;
+* a cold build as the ``xlsearch rebuild-index`` command, process start-up and model loading
+  included, as a user meets it: this checkout against ``--base`` (by default the last commit
+  before passages moved to ONNX Runtime, checked out into a temporary git worktree), alternating;
+* the floor of exact fp32 arithmetic: e5's FLOPs on these texts (``bench/floor.py``'s count,
+  each text's tokens with prompt and special tokens) at this CPU's practical sgemm peak, and the
+  in-process ONNX build if its e5 share ran at that floor;
 * the largest difference between the two builds' vectors, and an unchanged rebuild and a rebuild
   after one document changed (ONNX).
 """
@@ -20,11 +25,9 @@ alternating ``--repeats`` times (medians):
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, SEEDS, header, table
+from _common import (
+    BEFORE_ONNX_PASSAGES,
+    ROOT,
+    SEEDS,
+    cold_rebuild_seconds,
+    header,
+    table,
+    worktree,
+)
+from floor import gflops, sgemm_gflops
 
 from embed.evaluation.benchmarks import _read_xquad, write_corpus
 from embed.index.build import rebuild_index
@@ -57,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=60, help="XQuAD paragraphs per language")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--base", default=BEFORE_ONNX_PASSAGES, help="the commit to compare with")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlbench")
     args = parser.parse_args()
@@ -98,25 +111,18 @@ def main() -> None:
             seconds, _ = timed(encode_all, encoders[backend][0], texts, spans)
             times.setdefault(f"raw {backend}", []).append(seconds)
 
-    exe = str(Path(sys.executable).with_name("xlsearch"))
-    for backend in BACKENDS:
-        shutil.rmtree(folders[backend], ignore_errors=True)
-        env = {
-            **os.environ,
-            "XLSEARCH_SEEDS_DIR": str(corpus),
-            "XLSEARCH_VECTORS_DIR": str(folders[backend]),
-            "XLSEARCH_PASSAGE_BACKEND": backend,
-        }
-        command = [exe, "rebuild-index", "--json"]
-        seconds, _ = timed(subprocess.run, command, env=env, check=True, capture_output=True)
-        times[f"command {backend}"] = [seconds]
+    with worktree(args.base) as base:
+        for _ in range(args.repeats):
+            for name, checkout in (("torch", base), ("onnx", ROOT)):
+                seconds = cold_rebuild_seconds(checkout, corpus, folders[name])
+                times.setdefault(f"command {name}", []).append(seconds)
 
     median = {key: statistics.median(values) for key, values in times.items()}
     rows: list[dict[str, Any]] = []
     for what, key in (
         (f"raw e5 encode, {len(texts)} chunks + {len(spans)} spans", "raw"),
         ("rebuild-index cold, default pipeline, models loaded", "build"),
-        ("`xlsearch rebuild-index` cold, process and models included", "command"),
+        (f"`xlsearch rebuild-index` cold, {args.base} against this checkout", "command"),
     ):
         before, after = median[f"{key} torch"], median[f"{key} onnx"]
         rows.append(
@@ -127,6 +133,24 @@ def main() -> None:
                 "ONNX / torch": f"{after / before:.2f}x",
             }
         )
+    encoder = encoders["onnx"][0]
+    assert encoder.passage_onnx is not None, "the default model runs on ONNX Runtime"
+    config = json.loads((encoder.passage_onnx.model_folder / "config.json").read_text())
+    work = sum(gflops(config, encoder.count_tokens(text)) for text in [*texts, *spans])
+    floor = work / sgemm_gflops(EmbedSettings().threads)
+    at_floor = median["build onnx"] - median["raw onnx"] + floor
+    rows += [
+        {
+            "what": f"e5 passages at the sgemm peak ({work:.0f} GFLOP): the exact fp32 floor",
+            "ONNX passages (s)": floor,
+            "ONNX / torch": f"{floor / median['raw torch']:.2f}x",
+        },
+        {
+            "what": "rebuild-index, models loaded, e5 at that floor",
+            "ONNX passages (s)": at_floor,
+            "ONNX / torch": f"{at_floor / median['build torch']:.2f}x",
+        },
+    ]
     differences = {
         name: float(np.abs(built["torch"].arrays[name] - built["onnx"].arrays[name]).max())
         for name in ("embeddings", "sentence_embeddings")

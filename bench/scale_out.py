@@ -12,12 +12,16 @@ with the reader's row cache warm (rows that come back query after query are not 
 and emptied before each query (every query fetches all it needs, as for rows not seen before: the
 per-request cost on a corpus larger than the cache). It prints p50
 and p95 per backend and their ratio, the time to publish the build, and whether the rankings
-agree.
+agree. Then three publications of the seeds under a new alias, each with one paragraph more than
+the one before: the first two fill the two empty row slots, the third brings the slot of the
+first up to date (the rows it sends, and its time).
 
-Then a cold build of the seeds plus ``--ray-docs`` English and as many Russian XQuAD-dev
-paragraphs, in this process and on a local Ray (``--engine ray``, one actor per core), in the
-same run: the Ray row's extra seconds are Ray's start, its actors' model loading and the moving of
-texts and vectors, since on one machine both run the same encoders on the same cores.
+Then cold builds of the seeds plus ``--ray-docs`` English and as many Russian XQuAD-dev
+paragraphs, in the same run: as the ``xlsearch rebuild-index`` command by ``--base`` (the last
+commit before passages moved to ONNX Runtime) and by this checkout, then in this process and on a
+local Ray (``--engine ray``, one actor per core). The Ray row's extra seconds are Ray's start,
+its actors' model loading and the moving of seeds, texts and vectors, since on one machine both
+run the same code on the same cores.
 
 With ``--quality``, the XQuAD-dev sets (en->ru, ru->en, and the mixed corpus both ways) are
 evaluated on their local builds (those ``xlsearch eval`` caches), on the same builds published to
@@ -37,7 +41,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, SEEDS, header, percentiles, seed_queries, synthetic_index, table
+from _common import (
+    BEFORE_ONNX_PASSAGES,
+    ROOT,
+    SEEDS,
+    cold_rebuild_seconds,
+    header,
+    percentiles,
+    seed_queries,
+    synthetic_index,
+    table,
+    worktree,
+)
 
 from embed.cli import run_rebuild
 from embed.evaluation.benchmarks import BENCHMARKS, _read_xquad, benchmark_searcher, write_corpus
@@ -57,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ray-docs", type=int, default=20)
+    parser.add_argument("--base", default=BEFORE_ONNX_PASSAGES, help="the cold build's before")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--quality", action="store_true", help="also XQuAD-dev on each backend")
     parser.add_argument("--synthetic", type=int, default=0, help="also a synthetic corpus")
@@ -93,9 +109,11 @@ def main() -> None:
         for name, vectors in corpora.items():
             print(table(compare(name, vectors, server.uri, (encoder, second), args.rounds)))
             print(flush=True)
+        print(table(publication_rows(args.workdir, server.uri, (encoder, second))))
+        print(flush=True)
     finally:
         server.stop()
-    print(table(ray_build_rows(args.workdir, args.data, args.ray_docs)))
+    print(table(build_rows(args.workdir, args.data, args.ray_docs, args.base)))
     if args.quality:
         server.start()
         try:
@@ -158,8 +176,43 @@ def compare(
     ]
 
 
-def ray_build_rows(workdir: Path, data: Path, docs: int) -> list[dict[str, object]]:
-    """Cold builds of one corpus in this process and on a local Ray, in one run."""
+def publication_rows(workdir: Path, uri: str, encoders: tuple[Any, Any]) -> list[dict[str, object]]:
+    """Three publications of the seeds under a new alias, a paragraph more each time."""
+    encoder, second = encoders
+    seeds, vectors = workdir / "publish-seeds", workdir / "publish-vectors"
+    shutil.rmtree(seeds, ignore_errors=True)
+    shutil.rmtree(vectors, ignore_errors=True)
+    shutil.copytree(SEEDS, seeds)
+    settings = EmbedSettings(
+        vectors_dir=vectors, backend="milvus", milvus_uri=uri,
+        milvus_collection=f"bench_publish_{int(time.time())}", milvus_settle=0,
+    )  # fmt: skip
+    edited = sorted(seeds.glob("*.txt"))[0]
+    rows: list[dict[str, object]] = []
+    for number in range(3):
+        if number:
+            extra = f"Paragraph {number} added to measure an incremental publication."
+            edited.write_text(edited.read_text("utf-8") + f"\n\n{extra}\n", "utf-8")
+        summary = rebuild_index(seeds, vectors, encoder, second=second)
+        started = time.perf_counter()
+        publication = publish_to_milvus(settings)
+        rows.append(
+            {
+                "publication": ("into empty slots", "into empty slots", "into the first slot")[
+                    number
+                ],
+                "passages": summary.chunks,
+                "rows written": publication.written,
+                "rows deleted": publication.deleted,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+    return rows
+
+
+def build_rows(workdir: Path, data: Path, docs: int, base: str) -> list[dict[str, object]]:
+    """Cold builds of one corpus, in one run: the command before and after passages moved to
+    ONNX Runtime, then in this process and on a local Ray."""
     corpus = workdir / "ray-corpus"
     shutil.rmtree(corpus, ignore_errors=True)
     shutil.copytree(SEEDS, corpus)
@@ -167,6 +220,13 @@ def ray_build_rows(workdir: Path, data: Path, docs: int) -> list[dict[str, objec
         paragraphs, _ = _read_xquad(data / "xquad-dev" / f"xquad-dev.{lang}.json")
         write_corpus(corpus / lang, {f"p{i:03d}": t for i, t in enumerate(paragraphs[:docs])})
     rows: list[dict[str, object]] = []
+    with worktree(base) as before:
+        for name, checkout in ((f"command at {base}", before), ("command", ROOT)):
+            seconds = cold_rebuild_seconds(checkout, corpus, workdir / "cold-build")
+            rows.append({"cold build": name, "chunks": "", "spans": "", "seconds": seconds})
+    rows[0]["against"] = ""
+    rows[1]["against"] = f"{float(rows[1]['seconds']) / float(rows[0]['seconds']):.2f}x"  # type: ignore[arg-type]
+    first = len(rows)
     for engine in ("local", "ray"):
         ray_dir = Path(tempfile.mkdtemp(prefix="xlray-"))
         settings = EmbedSettings(
@@ -184,7 +244,9 @@ def ray_build_rows(workdir: Path, data: Path, docs: int) -> list[dict[str, objec
                 "chunks": summary.chunks,
                 "spans": summary.spans,
                 "seconds": seconds,
-                "extra s": seconds - float(rows[0]["seconds"]) if rows else 0.0,  # type: ignore[arg-type]
+                "against": f"+{seconds - float(rows[first]['seconds']):.1f} s"  # type: ignore[arg-type]
+                if len(rows) > first
+                else "",
             }
         )
     return rows
