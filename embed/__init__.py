@@ -30,6 +30,7 @@ from embed.index.store import current_build
 from embed.ingest.chunking import Chunk
 from embed.models.encoder import Encoder, TextEncoder
 from embed.models.install import ModelError
+from embed.ranking.filters import DocumentFilter, FilterError
 from embed.ranking.fusion import RankingConfig
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
@@ -44,8 +45,10 @@ __all__ = [
     "BuildSummary",
     "Chunk",
     "Compatibility",
+    "DocumentFilter",
     "EmbedSettings",
     "Encoder",
+    "FilterError",
     "Manifest",
     "ModelEntry",
     "ModelError",

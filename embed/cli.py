@@ -16,6 +16,7 @@ import typer
 from embed.index.build import BuildError, BuildSummary, rebuild_index
 from embed.index.format import StoreError
 from embed.models.install import ModelError, install_default_model
+from embed.ranking.filters import DocumentFilter, FilterError
 from embed.settings import EmbedSettings
 from embed.util.tables import markdown_table, write_csv
 from embed.util.text import cyrillic_share
@@ -69,7 +70,7 @@ def user_errors() -> Iterator[None]:
     """Turn expected failures into a one-line message and a non-zero exit, never a traceback."""
     try:
         yield
-    except (BuildError, ModelError, StoreError, OSError) as exc:
+    except (BuildError, FilterError, ModelError, StoreError, OSError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted; the previous index is untouched", code=130)
@@ -214,6 +215,19 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for, in any language.")],
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Number of results.")] = 5,
     lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
+    doc: Annotated[
+        list[str] | None,
+        typer.Option(help="Only passages of this document (its id); repeat for several."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only documents of this publisher or site (e.g. tass.ru).")
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option(help="Only documents dated this day or later (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option(help="Only documents dated this day or earlier (YYYY-MM-DD).")
+    ] = None,
     vectors: VectorsOpt = None,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
@@ -235,9 +249,10 @@ def search(
         from embed.ranking.searcher import Searcher
         from embed.settings import load_encoders
 
+        filters = DocumentFilter.parse(doc, source, date_from, date_to)
         encoder, second = load_encoders(settings)
         searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
-        results = searcher.search(query, k=k, lang=lang)
+        results = searcher.search(query, k=k, lang=lang, filters=filters)
     rows = [
         {"rank": r.rank, "score": r.score, "scores": r.scores, **vars(r.chunk)} for r in results
     ]

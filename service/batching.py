@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from embed import Searcher, SearchResult
+from embed import DocumentFilter, Searcher, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +34,24 @@ Results = list[list[SearchResult]]
 DEFAULT_WINDOW_S = 0.003
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which passages a search may return: of a language, of the documents a filter allows
+    (``None``: any)."""
+
+    lang: str | None = None
+    filters: DocumentFilter | None = None
+
+
+ANY = Scope()
+
+
 @dataclass
 class _Job:
     searcher: Searcher
     queries: list[str]
     k: int
-    lang: str | None
+    scope: Scope
     future: Future[Results] = field(default_factory=Future)
 
 
@@ -74,10 +86,10 @@ class QueryBatcher:
                 self._thread.start()
 
     def submit(
-        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+        self, searcher: Searcher, queries: Sequence[str], k: int, scope: Scope | None = None
     ) -> Future[Results]:
         """Queue a search; the future holds one result list per query, in order."""
-        job = _Job(searcher, list(queries), k, lang)
+        job = _Job(searcher, list(queries), k, scope or ANY)
         if not job.queries:
             job.future.set_result([])
             return job.future
@@ -86,16 +98,16 @@ class QueryBatcher:
         return job.future
 
     def search(
-        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+        self, searcher: Searcher, queries: Sequence[str], k: int, scope: Scope | None = None
     ) -> Results:
         """Search and wait (from a worker thread, never from the event loop)."""
-        return self.submit(searcher, queries, k, lang).result()
+        return self.submit(searcher, queries, k, scope).result()
 
     async def search_async(
-        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+        self, searcher: Searcher, queries: Sequence[str], k: int, scope: Scope | None = None
     ) -> Results:
         """Search without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(searcher, queries, k, lang))
+        return await asyncio.wrap_future(self.submit(searcher, queries, k, scope))
 
     def stop(self) -> None:
         """Ask the worker to stop after the requests already queued (does not wait)."""
@@ -171,7 +183,9 @@ class QueryBatcher:
             part = embedded.rows(start, stop)
             try:
                 job.future.set_result(
-                    searcher.search_vectors(part, k=job.k, lang=job.lang, queries=job.queries)
+                    searcher.search_vectors(
+                        part, job.k, job.scope.lang, job.queries, job.scope.filters
+                    )
                 )
             except BaseException as exc:
                 job.future.set_exception(exc)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from embed import SearchResult
 
-# The build, the query, k and the language filter.
-CacheKey = tuple[str, str, int, str | None]
+if TYPE_CHECKING:
+    from service.batching import Scope
+
+# The build, the query, k, and the language and document filters.
+CacheKey = tuple[str, str, int, "Scope"]
 
 
 class ResultCache:

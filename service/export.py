@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
+from typing import Any
 
 from fastapi import Response
 
 from embed import write_csv
-from service.schemas import ResultFormat, SearchHit
+from service.schemas import QueryResults, ResultFormat, SearchHit
 
 # The CSV's columns, in order: what a spreadsheet needs to read and cite a passage.
 CSV_COLUMNS = ("rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text", "link")
@@ -28,10 +30,25 @@ def negotiated(requested: ResultFormat | None, accept: str | None) -> ResultForm
 
 def export(hits: list[SearchHit], format: ResultFormat) -> Response:
     """``hits`` as one JSON object per line, or as CSV with a header row (not for ``json``)."""
+    return _rows([hit.model_dump(mode="json") for hit in hits], format, CSV_COLUMNS)
+
+
+def export_batch(answers: list[QueryResults], format: ResultFormat) -> Response:
+    """Every query's results of a batch as :func:`export` writes them, each row with its
+    ``query`` first."""
+    rows = [
+        {"query": answer.query, **hit.model_dump(mode="json")}
+        for answer in answers
+        for hit in answer.results
+    ]
+    return _rows(rows, format, ("query", *CSV_COLUMNS))
+
+
+def _rows(rows: list[dict[str, Any]], format: ResultFormat, columns: tuple[str, ...]) -> Response:
     if format == "jsonl":
-        body = "".join(hit.model_dump_json() + "\n" for hit in hits)
+        body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     else:
         out = io.StringIO()
-        write_csv(out, (hit.model_dump(include=set(CSV_COLUMNS)) for hit in hits), CSV_COLUMNS)
+        write_csv(out, rows, columns)
         body = out.getvalue()
     return Response(content=body, media_type=_MEDIA_TYPES[format])

@@ -10,6 +10,8 @@ from service.settings import DEFAULT_MAX_QUERY_CHARS
 
 K_DEFAULT = 10
 K_MAX = 100
+# Most documents one `doc` filter names.
+DOC_FILTER_MAX = 100
 ResultFormat = Literal["json", "jsonl", "csv"]
 
 _Q = (
@@ -29,12 +31,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SearchRequest(_Strict):
+class FilterParams(_Strict):
+    """Filters by document, language and date, applied inside the candidate search: a filter
+    that keeps few passages still returns up to `k` of them."""
+
+    lang: str | None = Field(None, max_length=_LANG_MAX, description=_LANG, examples=["ru"])
+    doc: list[str] = Field(
+        default_factory=list,
+        max_length=DOC_FILTER_MAX,
+        description="Only passages of these documents (ids as in `doc_id` of a result); "
+        f"repeat the parameter for several, at most {DOC_FILTER_MAX}. An id the index does not "
+        "have is refused.",
+    )
+    source: str | None = Field(
+        None,
+        max_length=256,
+        description="Only documents of this publisher (their `publisher`) or site (the host of "
+        "their source URL, subdomains included, e.g. `tass.ru`), compared without case.",
+    )
+    date_from: str | None = Field(
+        None,
+        max_length=32,
+        description="Only documents dated this day or later (`YYYY-MM-DD`, inclusive). With a "
+        "date filter, documents without a date are left out.",
+        examples=["2024-01-01"],
+    )
+    date_to: str | None = Field(
+        None,
+        max_length=32,
+        description="Only documents dated this day or earlier (`YYYY-MM-DD`, inclusive); not "
+        "before `date_from`.",
+    )
+
+
+class SearchRequest(FilterParams):
     """One query (the body of ``POST /search``, or the query string of ``GET /search``)."""
 
     q: str = Field(description=_Q, examples=["Who chaired the meeting in Bishkek?"])
     k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K)
-    lang: str | None = Field(None, max_length=_LANG_MAX, description=_LANG, examples=["ru"])
     offset: int = Field(
         0,
         ge=0,
@@ -51,15 +85,15 @@ class SearchRequest(_Strict):
     )
 
 
-class SimilarRequest(_Strict):
+class SimilarRequest(FilterParams):
     """The query string of ``GET /similar/{doc_id}/{paragraph}``."""
 
     k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K)
-    lang: str | None = Field(None, max_length=_LANG_MAX, description=_LANG, examples=["ru"])
 
 
-class BatchSearchRequest(_Strict):
-    """Several queries answered together, their embeddings computed in one model call."""
+class BatchSearchRequest(FilterParams):
+    """Several queries answered together, their embeddings computed in one model call; the
+    filters, `k`, `offset` and `format` apply to every query."""
 
     queries: list[str] = Field(
         min_length=1,
@@ -68,8 +102,11 @@ class BatchSearchRequest(_Strict):
         examples=[["terrorism in Central Asia", "встреча в Бишкеке"]],
     )
     k: int = Field(K_DEFAULT, ge=1, le=K_MAX, description=_K + " Applies to every query.")
-    lang: str | None = Field(
-        None, max_length=_LANG_MAX, description=_LANG + " Applies to every query."
+    offset: int = Field(0, ge=0, le=K_MAX, description="As in `POST /search`, for every query.")
+    format: ResultFormat | None = Field(
+        None,
+        description="As in `POST /search`; `jsonl` and `csv` hold every query's results, each "
+        "row with its `query`.",
     )
 
 

@@ -8,8 +8,8 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request, status
 from starlette.datastructures import URL, URLPath
 
-from embed import Chunk, Searcher, SearchResult
-from service.schemas import Highlight, SearchHit, SourceRef, TranslationRef
+from embed import Chunk, DocumentFilter, FilterError, Searcher, SearchResult
+from service.schemas import FilterParams, Highlight, SearchHit, SourceRef, TranslationRef
 from service.settings import ServiceSettings
 
 
@@ -66,6 +66,22 @@ def check_lang(lang: str | None, searcher: Searcher) -> str | None:
             f"lang {lang!r}: the index has no passages in that language (it has: {known})"
         )
     return code
+
+
+def check_filters(params: FilterParams, searcher: Searcher) -> DocumentFilter | None:
+    """The document filter of a request, or ``None`` when it sets none.
+
+    Raises:
+        HTTPException: 422 for a malformed date, ``date_from`` after ``date_to``, or a
+            document the index does not have.
+    """
+    try:
+        filters = DocumentFilter.parse(params.doc, params.source, params.date_from, params.date_to)
+        if filters is not None:
+            filters.check(searcher.backend.documents)
+    except FilterError as exc:
+        raise _invalid(str(exc)) from exc
+    return filters
 
 
 def check_page(offset: int, k: int, searcher: Searcher) -> int:

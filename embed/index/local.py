@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -9,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from embed.index.backend import Candidates, SpanRuns
+from embed.index.backend import Candidates, RowFilter, SpanRuns
 from embed.index.bm25 import LexicalIndex
+from embed.index.faiss_index import HNSW_THRESHOLD, exact_among, search_among
 from embed.index.format import (
     LEXICAL_DIR,
     SENTENCE_SPANS,
@@ -22,9 +24,11 @@ from embed.index.store import IndexData, load_index
 from embed.index.token_store import TokenStates
 from embed.ingest.chunking import Chunk
 
-# With a language filter, look this many times deeper before filtering, so that a language
-# holding a minority of the passages still fills the candidate list.
-_FILTER_DEPTH = 8
+# A filter that allows at most this many rows is answered by an exact scan of them, as an
+# unfiltered index of that size is (a Flat one); more go through the index with a selector.
+EXACT_SCAN_ROWS = HNSW_THRESHOLD
+# How many filters' allowed rows are kept.
+_FILTERS_KEPT = 16
 
 
 class LocalIndex:
@@ -42,6 +46,7 @@ class LocalIndex:
         self._spans = spans
         self._first = np.searchsorted(spans[:, 0], np.arange(len(data.chunks) + 1))
         self._translations: list[list[list[float]]] = data.tables.get(TRANSLATIONS, [])
+        self._allowed_rows: OrderedDict[RowFilter, np.ndarray] = OrderedDict()
 
     @classmethod
     def open(cls, vectors_dir: Path) -> LocalIndex:
@@ -72,27 +77,51 @@ class LocalIndex:
     def chunk_languages(self) -> np.ndarray:
         return self._lang_of
 
-    def candidates(self, vectors: np.ndarray, wanted: int, lang: str | None) -> list[Candidates]:
-        total = len(self)
-        depth = min(total, wanted * _FILTER_DEPTH if lang else wanted)
-        scores, ids = self.data.index.search(vectors, depth)
-        found = []
-        for row in range(len(vectors)):
-            rows, dense = self._keep(scores[row], ids[row], lang, wanted)
-            if lang and len(rows) < wanted and depth < total:
-                # A rare language: scan everything rather than miss candidates.
-                full_scores, full_ids = self.data.index.search(vectors[row : row + 1], total)
-                rows, dense = self._keep(full_scores[0], full_ids[0], lang, wanted)
-            found.append(Candidates(rows, dense))
+    def candidates(
+        self, vectors: np.ndarray, wanted: int, where: RowFilter | None = None
+    ) -> list[Candidates]:
+        allowed = self._allowed(where) if where else None
+        if allowed is None:
+            scores, ids = self.data.index.search(vectors, min(len(self), wanted))
+        elif not len(allowed):
+            return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in vectors]
+        elif len(allowed) <= EXACT_SCAN_ROWS:
+            scores, ids = exact_among(self.data.embeddings, vectors, wanted, allowed)
+        else:
+            scores, ids = search_among(self.data.index, vectors, wanted, allowed)
+        return [
+            Candidates(ids[i][ids[i] >= 0].astype(np.int64), scores[i][ids[i] >= 0])
+            for i in range(len(vectors))
+        ]
+
+    def _allowed(self, where: RowFilter) -> np.ndarray:
+        """The rows ``where`` allows, in order (the last few filters' kept: an analyst pages
+        through one filter's results, and asks it several questions)."""
+        found = self._allowed_rows.get(where)
+        if found is None:
+            found = self._allowed_rows[where] = self._find_allowed(where)
+            while len(self._allowed_rows) > _FILTERS_KEPT:
+                self._allowed_rows.popitem(last=False)
+        self._allowed_rows.move_to_end(where)
         return found
 
-    def _keep(
-        self, scores: np.ndarray, ids: np.ndarray, lang: str | None, wanted: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        keep = ids >= 0
-        if lang:
-            keep &= self._lang_of[np.maximum(ids, 0)] == lang
-        return ids[keep][:wanted], scores[keep][:wanted]
+    def _find_allowed(self, where: RowFilter) -> np.ndarray:
+        if where.docs is None:
+            if where.lang is None:
+                return np.arange(len(self))
+            return self._rows_of_language.get(where.lang, np.zeros(0, np.int64))
+        found = [self.data.rows_by_document.get(doc, []) for doc in sorted(where.docs)]
+        rows = np.sort(np.fromiter((r for part in found for r in part), dtype=np.int64))
+        if where.lang is not None:
+            rows = rows[self._lang_of[rows] == where.lang]
+        return rows
+
+    @cached_property
+    def _rows_of_language(self) -> dict[str, np.ndarray]:
+        """The rows of each language, in order."""
+        return {
+            str(lang): np.flatnonzero(self._lang_of == lang) for lang in set(self._lang_of.tolist())
+        }
 
     def has(self, array: str) -> bool:
         return array in self.data.arrays

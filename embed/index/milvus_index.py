@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from embed.index.backend import Candidates, SpanRuns
+from embed.index.backend import Candidates, RowFilter, SpanRuns
 from embed.index.bm25 import LexicalIndex
 from embed.index.format import (
     EMBEDDINGS,
@@ -56,6 +56,16 @@ _SPAN_ARRAYS = frozenset({SENTENCE_EMBEDDINGS, SECOND_SENTENCE_EMBEDDINGS})
 # HNSW's search depth, as the local build's (embed.index.faiss_index.HNSW_EF_SEARCH) but never
 # below the number of results asked for, which Milvus requires.
 _EF_SEARCH = 64
+
+
+def _expression(where: RowFilter | None) -> str:
+    """``where`` as a Milvus boolean expression, which the search applies inside itself."""
+    terms = []
+    if where is not None and where.lang is not None:
+        terms.append(f"lang == {json.dumps(where.lang)}")
+    if where is not None and where.docs is not None:
+        terms.append(f"doc_id in {json.dumps(sorted(where.docs), ensure_ascii=False)}")
+    return " and ".join(terms)
 
 
 class _Cache(OrderedDict[int, dict[str, Any]]):
@@ -231,8 +241,10 @@ class MilvusIndex:
     def chunk_languages(self) -> np.ndarray:
         return self._langs
 
-    def candidates(self, vectors: np.ndarray, wanted: int, lang: str | None) -> list[Candidates]:
-        if not len(self):
+    def candidates(
+        self, vectors: np.ndarray, wanted: int, where: RowFilter | None = None
+    ) -> list[Candidates]:
+        if not len(self) or (where is not None and where.docs is not None and not where.docs):
             return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in vectors]
         found = call(
             self.client,
@@ -240,7 +252,7 @@ class MilvusIndex:
             self._collections[EMBEDDINGS],
             data=[v.tolist() for v in np.asarray(vectors, np.float32)],
             limit=min(wanted, len(self)),
-            filter=f"lang == {json.dumps(lang)}" if lang else "",
+            filter=_expression(where),
             search_params={"params": {"ef": max(_EF_SEARCH, wanted)}},
             output_fields=[],
         )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embed.index.backend import Candidates, IndexBackend
+from embed.index.backend import Candidates, IndexBackend, RowFilter
 from embed.index.factory import open_backend
 from embed.index.format import (
     EMBEDDINGS,
@@ -50,6 +50,7 @@ from embed.ranking.channels import (
     SentenceChannel,
     VectorChannel,
 )
+from embed.ranking.filters import DocumentFilter
 from embed.ranking.fusion import (
     DENSE,
     DENSE_SENTENCE,
@@ -159,7 +160,12 @@ class Searcher:
             self.__dict__.pop(stage, None)
 
     def similar(
-        self, doc_id: str, paragraph: int, k: int = 10, lang: str | None = None
+        self,
+        doc_id: str,
+        paragraph: int,
+        k: int = 10,
+        lang: str | None = None,
+        filters: DocumentFilter | None = None,
     ) -> tuple[Chunk, list[SearchResult]] | None:
         """Passages that say the same as a stored one, or related things, best first.
 
@@ -171,10 +177,14 @@ class Searcher:
             paragraph: Its paragraph number in that document.
             k: Number of results.
             lang: Keep only passages in this language, if given.
+            filters: Keep only passages of the documents these allow, if given.
 
         Returns:
             The passage and up to ``k`` results, or ``None`` when the index has no such
             passage.
+
+        Raises:
+            FilterError: ``filters`` names a document the index does not have.
         """
         rows = [
             row
@@ -192,7 +202,7 @@ class Searcher:
             self.backend.vectors(EMBEDDINGS, np.array([row])), second, tokens
         )
         passage = self.backend.chunk(row)
-        found = self.search_vectors(embedded, k + len(rows), lang, [passage.text])[0]
+        found = self.search_vectors(embedded, k + len(rows), lang, [passage.text], filters)[0]
         others = [result for result in found if result.chunk.doc_id != doc_id
                   or result.chunk.paragraph != paragraph][:k]  # fmt: skip
         return passage, [
@@ -261,25 +271,40 @@ class Searcher:
             DENSE_SENTENCE, self.backend, SENTENCE_EMBEDDINGS, False, self._correction
         )
 
-    def search(self, query: str, k: int = 10, lang: str | None = None) -> list[SearchResult]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        lang: str | None = None,
+        filters: DocumentFilter | None = None,
+    ) -> list[SearchResult]:
         """Rank passages for one query.
 
         Args:
             query: Free text in any language the model knows.
             k: Number of results.
             lang: Keep only passages in this language (ISO 639-1), if given.
+            filters: Keep only passages of the documents these allow, if given.
 
         Returns:
             Up to ``k`` results, best first.
+
+        Raises:
+            FilterError: ``filters`` names a document the index does not have.
         """
-        return self.search_batch([query], k=k, lang=lang)[0]
+        return self.search_batch([query], k=k, lang=lang, filters=filters)[0]
 
     def search_batch(
-        self, queries: Sequence[str], k: int = 10, lang: str | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        lang: str | None = None,
+        filters: DocumentFilter | None = None,
     ) -> list[list[SearchResult]]:
         """Rank passages for several queries, embedding them in one batch per encoder."""
         queries = list(queries)
-        return self.search_vectors(self.embed_queries(queries), k=k, lang=lang, queries=queries)
+        embedded = self.embed_queries(queries)
+        return self.search_vectors(embedded, k=k, lang=lang, queries=queries, filters=filters)
 
     def embed_queries(self, queries: Sequence[str]) -> QueryEmbeddings:
         """What every enabled channel needs of the queries, each encoder run once."""
@@ -300,6 +325,7 @@ class Searcher:
         k: int = 10,
         lang: str | None = None,
         queries: Sequence[str] | None = None,
+        filters: DocumentFilter | None = None,
     ) -> list[list[SearchResult]]:
         """Rank passages for queries already embedded.
 
@@ -309,6 +335,8 @@ class Searcher:
             k: Results per query.
             lang: Language filter.
             queries: The query texts, for the lexical channel (skipped when ``None``).
+            filters: Document filter, applied with the language filter inside the candidate
+                search.
         """
         count = len(embedded.vectors)
         if len(self.backend) == 0 or count == 0:
@@ -316,7 +344,8 @@ class Searcher:
         vectors = np.ascontiguousarray(embedded.vectors, dtype=np.float32)
         embedded = embedded._replace(vectors=vectors)
         wanted = max(k, self.ranking.candidates)
-        found = self.backend.candidates(vectors, wanted, lang)
+        docs = filters.allowed(self.backend.documents) if filters is not None else None
+        found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
         return [
             self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
             for i, candidates in enumerate(found)

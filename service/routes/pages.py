@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from embed import Chunk
+from service.batching import Scope
 from service.deps import SearchContextDep, SearcherDep
 from service.documents import find_document
 from service.highlight import split_at_match
@@ -85,7 +86,7 @@ def search_page(
         code = check_lang(lang, searcher)
     except HTTPException as exc:
         return _page(request, "search.html", {**context, "error": exc.detail}, exc.status_code)
-    (results,) = ctx.state.search(searcher, [q], k, code)
+    (results,) = ctx.state.search(searcher, [q], k, Scope(code))
     context["hits"] = [
         PageHit(to_hit(result, request), *split_at_match(result), _web_url(result.chunk.url))
         for result in results

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from service.batching import Scope
 from service.deps import SearchContext, SearchContextDep
 from service.documents import check_doc_id
-from service.export import export, negotiated
+from service.export import export, export_batch, negotiated
 from service.schemas import (
     BatchSearchRequest,
     BatchSearchResponse,
@@ -20,7 +21,7 @@ from service.schemas import (
     SimilarRequest,
     error_responses,
 )
-from service.searching import check_lang, check_page, check_queries, to_hit
+from service.searching import check_filters, check_lang, check_page, check_queries, to_hit
 
 router = APIRouter(tags=["search"])
 _ERRORS = error_responses(422, 503)
@@ -35,8 +36,9 @@ async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchRespon
     started = time.perf_counter()
     check_queries([params.q], ctx.settings)
     lang = check_lang(params.lang, ctx.searcher)
+    filters = check_filters(params, ctx.searcher)
     depth = check_page(params.offset, params.k, ctx.searcher)
-    (results,) = await ctx.state.search_async(ctx.searcher, [params.q], depth, lang)
+    (results,) = await ctx.state.search_async(ctx.searcher, [params.q], depth, Scope(lang, filters))
     hits = [to_hit(result, ctx.request) for result in results[params.offset :][: params.k]]
     format = negotiated(params.format, ctx.request.headers.get("accept"))
     if format != "json":
@@ -70,20 +72,36 @@ async def search_post(body: SearchRequest, ctx: SearchContextDep) -> SearchRespo
     return await _search_one(body, ctx)
 
 
-@router.post("/search/batch", responses=_ERRORS, summary="Search several queries at once")
-async def search_batch(body: BatchSearchRequest, ctx: SearchContextDep) -> BatchSearchResponse:
+@router.post(
+    "/search/batch",
+    response_model=BatchSearchResponse,
+    responses=_RESPONSES,
+    summary="Search several queries at once",
+)
+async def search_batch(
+    body: BatchSearchRequest, ctx: SearchContextDep
+) -> BatchSearchResponse | Response:
     """Answer every query of the batch from the same index, embedding them in one model call."""
     started = time.perf_counter()
     check_queries(body.queries, ctx.settings, batch=True)
     lang = check_lang(body.lang, ctx.searcher)
-    results = await ctx.state.search_async(ctx.searcher, body.queries, body.k, lang)
+    filters = check_filters(body, ctx.searcher)
+    depth = check_page(body.offset, body.k, ctx.searcher)
+    results = await ctx.state.search_async(ctx.searcher, body.queries, depth, Scope(lang, filters))
+    answers = [
+        QueryResults(
+            query=query,
+            results=[to_hit(r, ctx.request) for r in found[body.offset :][: body.k]],
+        )
+        for query, found in zip(body.queries, results, strict=True)
+    ]
+    format = negotiated(body.format, ctx.request.headers.get("accept"))
+    if format != "json":
+        return export_batch(answers, format)
     return BatchSearchResponse(
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.build,
-        results=[
-            QueryResults(query=query, results=[to_hit(r, ctx.request) for r in found])
-            for query, found in zip(body.queries, results, strict=True)
-        ],
+        results=answers,
     )
 
 
@@ -107,7 +125,10 @@ async def similar(
     started = time.perf_counter()
     check_doc_id(doc_id)
     lang = check_lang(params.lang, ctx.searcher)
-    found = await run_in_threadpool(ctx.searcher.similar, doc_id, paragraph, params.k, lang)
+    filters = check_filters(params, ctx.searcher)
+    found = await run_in_threadpool(
+        ctx.searcher.similar, doc_id, paragraph, params.k, lang, filters
+    )
     if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,

@@ -30,6 +30,7 @@ from embed.index.milvus_store import (
 from embed.index.store import IndexData, load_index
 from embed.models.encoder import Encoder, TextEncoder
 from embed.publish import publish_to_milvus
+from embed.ranking.filters import DocumentFilter
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings
 from tests.conftest import checkout_env
@@ -71,6 +72,23 @@ def test_rankings_equal_the_local_builds(
         _same_results(
             searcher.search(query, k=10, lang=lang), milvus_searcher.search(query, k=10, lang=lang)
         )
+
+
+@pytest.mark.parametrize(
+    ("lang", "docs"),
+    [(None, ("002_9319827ac0fa4145",)), ("ru", ("001_5bcb32c10d9a48df", "000_ede25ed87fc7c0a3"))],
+)
+def test_filtered_rankings_equal_the_local_builds(
+    searcher: Searcher, milvus_searcher: Searcher, lang: str | None, docs: tuple[str, ...]
+) -> None:
+    filters = DocumentFilter(docs=docs)
+    backend = searcher.backend
+    rows = [row for doc in docs for row in backend.document_rows(doc)]
+    allowed = [row for row in rows if lang is None or backend.chunk(row).lang == lang]
+    for query in _queries()[:10]:
+        local = searcher.search(query, k=10, lang=lang, filters=filters)
+        assert {r.chunk.doc_id for r in local} <= set(docs) and len(local) == min(10, len(allowed))
+        _same_results(local, milvus_searcher.search(query, k=10, lang=lang, filters=filters))
 
 
 def test_documents_passages_and_similar_ones_equal_the_local_builds(
@@ -169,6 +187,7 @@ _SLOW_PUBLICATION = """
 import sys
 from embed.index import milvus_store
 from embed.publish import publish_to_milvus
+from embed.ranking.filters import DocumentFilter
 from embed.settings import EmbedSettings
 
 milvus_store._INSERT_ROWS = 1

@@ -92,6 +92,21 @@ def test_empty_query_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 1 and "query is empty" in done.stderr
 
 
+def test_search_filters_by_document_and_refuses_bad_filters(vectors: Path) -> None:
+    doc = "001_5bcb32c10d9a48df"
+    done = run("search", "Bortnikov", "-k", "4", "--doc", doc, "--format", "jsonl",
+               "--vectors", str(vectors))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["doc_id"] for line in done.stdout.splitlines()] == [doc] * 4
+    for option, message in (
+        (["--date-from", "2024/05/24"], "date_from must be a date as YYYY-MM-DD"),
+        (["--doc", "nowhere"], "no document 'nowhere' in the index"),
+    ):
+        refused = run("search", "Bortnikov", *option, "--vectors", str(vectors))
+        assert refused.returncode == 1 and message in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
 def test_search_results_as_csv_for_spreadsheets(vectors: Path) -> None:
     import csv
     import io

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from embed import DocumentFilter
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.searcher import Searcher
-from service.batching import QueryBatcher
+from service.batching import QueryBatcher, Scope
 
 
 class FakeSearcher:
@@ -42,6 +43,7 @@ class FakeSearcher:
         k: int = 10,
         lang: str | None = None,
         queries: Sequence[str] | None = None,
+        filters: DocumentFilter | None = None,
     ) -> list[list[Any]]:
         vectors, second, tokens = embedded
         assert queries is not None and second is not None and tokens is not None
@@ -56,7 +58,7 @@ class FakeSearcher:
 def _submit_all(batcher: QueryBatcher, searcher: Any, requests: list[list[str]]) -> list[Any]:
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         futures = [
-            pool.submit(batcher.search, searcher, queries, i, "ru")
+            pool.submit(batcher.search, searcher, queries, i, Scope("ru"))
             for i, queries in enumerate(requests)
         ]
         return [f.result(timeout=30) for f in futures]
