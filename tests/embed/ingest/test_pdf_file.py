@@ -11,6 +11,7 @@ from embed.ingest.chunking import chunk_document
 from embed.ingest.documents import read_document
 from embed.ingest.extracted import PAGE_BREAK
 from embed.ingest.pdf_file import read_pdf
+from tests.embed.ingest.pdfs import CYRILLIC_FONT, make_pdf
 from tests.embed.ingest.refusals import assert_refused
 
 TITLE = "Security chiefs meet in Bishkek"
@@ -34,23 +35,6 @@ PAGES = [
         "Colonel General Ali Nagiyev represented Azerbaijan at the session.",
     ],
 ]
-# DejaVu Sans has Cyrillic; it comes with Debian's fonts-dejavu-core (a dependency of Chromium,
-# which the browser tests need).
-CYRILLIC_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-
-
-def make_pdf(pages: list[list[str]], font: Path | None = None) -> bytes:
-    """A PDF with one paragraph per string, set at a usual line spacing."""
-    pdf = FPDF()
-    if font is not None:
-        pdf.add_font("body", fname=str(font))
-    for paragraphs in pages:
-        pdf.add_page()
-        pdf.set_font("body" if font is not None else "helvetica", size=12)
-        for paragraph in paragraphs:
-            pdf.multi_cell(0, 5.5, paragraph)
-            pdf.ln(6)
-    return bytes(pdf.output())
 
 
 def test_text_page_by_page() -> None:
