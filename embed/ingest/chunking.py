@@ -82,7 +82,7 @@ def chunk_document(
         paragraphs split at sentence boundaries into consecutive parts.
 
     Raises:
-        ValueError: When ``max_tokens`` is not positive.
+        ValueError: When ``max_tokens`` is not positive, or ``doc.source`` is of no seed format.
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
