@@ -64,5 +64,5 @@ def read_html(raw: bytes) -> Extracted:
         "url": page.url,
         "publisher": page.sitename,
     }
-    meta = {key: normalize_space(value) for key, value in found.items() if value}
-    return Extracted(join_paragraphs(blocks), {key: value for key, value in meta.items() if value})
+    meta = {key: text for key, value in found.items() if value and (text := normalize_space(value))}
+    return Extracted(join_paragraphs(blocks), meta)
