@@ -29,7 +29,10 @@ class EmbedSettings(BaseSettings):
         env_prefix="XLSEARCH_", env_nested_delimiter="__", extra="ignore"
     )
 
-    seeds_dir: Path = Field(Path("seeds"), description="Folder of .txt documents to index.")
+    seeds_dir: Path = Field(
+        Path("seeds"),
+        description="Folder of the documents to index (.txt, .md, .html, .htm, .pdf).",
+    )
     vectors_dir: Path = Field(Path("vectors"), description="Folder holding the built index.")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or path.")
     model_cache: Path = Field(

@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 _DESCRIPTION = """
 Semantic search over English and Russian news: a query in either language finds passages in both.
 
-Results point into the seed files (`doc_id`, `start`, `end`) and to a page of this service that
-shows the passage in its document (`link`). Every error is JSON with a `detail` sentence.
+Results point into the documents' text (`doc_id`, `start`, `end`, and `page` for a PDF) and to a
+page of this service that shows the passage in its document (`link`). Every error is JSON with a
+`detail` sentence.
 """
 
 

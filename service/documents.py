@@ -53,6 +53,7 @@ def find_document(searcher: Searcher, doc_id: str) -> StoredDocument:
     if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            detail=f"no document {doc_id!r} in the index (ids are seed paths without '.txt')",
+            detail=f"no document {doc_id!r} in the index (ids are seed paths, without '.txt' "
+            "for a plain-text seed)",
         )
     return found

@@ -12,7 +12,9 @@ from embed import write_csv
 from service.schemas import QueryResults, ResultFormat, SearchHit
 
 # The CSV's columns, in order: what a spreadsheet needs to read and cite a passage.
-CSV_COLUMNS = ("rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text", "link")
+CSV_COLUMNS = (
+    "rank", "doc_id", "title", "lang", "date", "paragraph", "page", "score", "text", "link",
+)  # fmt: skip
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 

@@ -19,6 +19,16 @@ _Q = (
     "Must not be blank; at most `max_query_chars` characters "
     f"({DEFAULT_MAX_QUERY_CHARS} unless configured otherwise)."
 )
+DOC_ID = (
+    "Id of the document: the seed's path relative to the seeds folder, without `.txt` for a "
+    "plain-text seed; `.html`, `.htm`, `.pdf` and `.md` seeds keep their suffix (may contain `/` "
+    "for nested folders)."
+)
+_OFFSETS = (
+    "in the document's `text` (see `GET /documents/{doc_id}`): the seed file itself for `.txt`, "
+    "the text extracted from it for other formats"
+)
+_PAGE = "The page the passage starts on, for a PDF seed (1 is the first); `null` for other formats."
 _LANG_MAX = 16  # language codes are short; a longer value is a mistake, not a language
 _K = f"Number of results to return, 1 to {K_MAX}."
 _LANG = (
@@ -80,8 +90,8 @@ class SearchRequest(FilterParams):
     format: ResultFormat | None = Field(
         None,
         description="`json` (the default), `jsonl` (one result per line) or `csv` (a header "
-        "row, then one row per result: rank, doc_id, title, lang, date, paragraph, score, text, "
-        "link). Without it the `Accept` header decides (`text/csv`, `application/x-ndjson`).",
+        "row, then one row per result: rank, doc_id, title, lang, date, paragraph, page, score, "
+        "text, link). Without it the `Accept` header decides (`text/csv`, `application/x-ndjson`).",
     )
 
 
@@ -145,10 +155,7 @@ class SearchHit(BaseModel):
         "passage in another language); it compares results of one list only."
     )
     text: str = Field(description="The passage, whitespace-normalised.")
-    doc_id: str = Field(
-        description="Id of the document: the seed's path relative to the seeds folder, "
-        "without `.txt`."
-    )
+    doc_id: str = Field(description=DOC_ID)
     title: str = Field(description="Title of the document.")
     lang: str = Field(description="Language of the passage (ISO 639-1).")
     date: str | None = Field(description="Date of the document (ISO 8601), when known.")
@@ -158,8 +165,9 @@ class SearchHit(BaseModel):
     part: int = Field(
         description="0, or the piece of a paragraph too long for the model that this passage is."
     )
-    start: int = Field(description="Offset of the passage's first character in the seed file.")
-    end: int = Field(description="Offset just past the passage's last character in the seed file.")
+    page: int | None = Field(description=_PAGE)
+    start: int = Field(description=f"Offset of the passage's first character {_OFFSETS}.")
+    end: int = Field(description=f"Offset just past the passage's last character {_OFFSETS}.")
     link: str = Field(
         description="URL of the document page on this service, scrolled to this passage "
         "with the passage marked."
@@ -212,8 +220,9 @@ class ParagraphOut(BaseModel):
 
     number: int = Field(description="Paragraph number: 0 is the title, content starts at 1.")
     part: int = Field(description="0, or the piece of a long paragraph this is.")
-    start: int = Field(description="Offset of the first character in the seed file.")
-    end: int = Field(description="Offset just past the last character in the seed file.")
+    page: int | None = Field(description=_PAGE)
+    start: int = Field(description=f"Offset of the first character {_OFFSETS}.")
+    end: int = Field(description=f"Offset just past the last character {_OFFSETS}.")
     lang: str = Field(description="Language of the passage (ISO 639-1).")
     text: str = Field(description="The passage, whitespace-normalised.")
 
@@ -221,7 +230,7 @@ class ParagraphOut(BaseModel):
 class DocumentOut(BaseModel):
     """A document of the index."""
 
-    doc_id: str = Field(description="Id of the document (seed path without `.txt`).")
+    doc_id: str = Field(description=DOC_ID)
     title: str = Field(description="Title, from the metadata or the first paragraph.")
     date: str | None = Field(description="Date (ISO 8601), when known.")
     lang: str = Field(description="Main language of the document (ISO 639-1).")
@@ -229,7 +238,11 @@ class DocumentOut(BaseModel):
     publisher: str | None = Field(description="Publisher, when known.")
     source: SourceRef = Field(description="The seed file and the original URL.")
     link: str = Field(description="URL of the document's page on this service.")
-    text: str = Field(description="The seed file's text; `start`/`end` offsets index into it.")
+    text: str = Field(
+        description="The document's text, which `start`/`end` offsets index into: the seed file "
+        "for `.txt`; for other formats the text extracted from it, one paragraph per line (a "
+        "web page's main text, a PDF's pages separated by form feeds, Markdown without markup)."
+    )
     paragraphs: list[ParagraphOut] = Field(
         description="The passages in reading order; a long paragraph has several parts."
     )

@@ -137,6 +137,7 @@ def to_hit(result: SearchResult, request: Request) -> SearchHit:
         date=chunk.date,
         paragraph=chunk.paragraph,
         part=chunk.part,
+        page=chunk.page,
         start=chunk.start,
         end=chunk.end,
         link=passage_link(request, chunk),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 from razdel import sentenize
 
 from embed.ingest.documents import Document, read_document
+from embed.ingest.extracted import PAGE_BREAK
+from embed.ingest.formats import seed_format
 from embed.ingest.language import detect_language
 from embed.ingest.layout import Paragraph, parse_layout
 
@@ -47,6 +50,7 @@ class Chunk:
         date: Document date.
         source: Document path relative to the seeds root.
         url: Document URL.
+        page: The 1-based page the passage starts on, for a paged format (PDF); else ``None``.
     """
 
     doc_id: str
@@ -60,6 +64,7 @@ class Chunk:
     date: str | None
     source: str
     url: str | None
+    page: int | None = None
 
 
 def chunk_document(
@@ -77,21 +82,31 @@ def chunk_document(
         paragraphs split at sentence boundaries into consecutive parts.
 
     Raises:
-        ValueError: When ``max_tokens`` is not positive.
+        ValueError: When ``max_tokens`` is not positive, or ``doc.source`` is of no seed format.
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
-    layout = parse_layout(doc.text)
+    form = seed_format(doc.source)
+    if form is None:
+        raise ValueError(f"{doc.source} is of no seed format")
+    layout = parse_layout(doc.text, scraped=not form.extracted)
     paragraphs = ([layout.heading] if layout.heading else []) + list(layout.paragraphs)
+    breaks = [i for i, ch in enumerate(doc.text) if ch == PAGE_BREAK] if form.paged else None
     chunks: list[Chunk] = []
     for number, para in enumerate(paragraphs):
         for part, (begin, stop) in enumerate(split_text(para.text, count_tokens, max_tokens)):
-            chunks.append(_make_chunk(doc, para, number, part, begin, stop))
+            chunks.append(_make_chunk(doc, para, number, part, begin, stop, breaks))
     return chunks
 
 
 def _make_chunk(
-    doc: Document, para: Paragraph, number: int, part: int, begin: int, stop: int
+    doc: Document,
+    para: Paragraph,
+    number: int,
+    part: int,
+    begin: int,
+    stop: int,
+    breaks: list[int] | None,
 ) -> Chunk:
     start, end = para.source_span(begin, stop)
     text = para.text[begin:stop]
@@ -107,6 +122,7 @@ def _make_chunk(
         date=doc.date,
         source=doc.source,
         url=doc.url,
+        page=None if breaks is None else bisect.bisect(breaks, start) + 1,
     )
 
 

@@ -6,12 +6,13 @@ import hashlib
 import json
 import logging
 import os
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from embed.ingest.extracted import Unreadable
+from embed.ingest.formats import FORMATS, seed_format
 from embed.ingest.language import detect_language
 from embed.ingest.layout import parse_layout
 
@@ -21,23 +22,21 @@ __all__ = [
     "SeedError",
     "SeedScan",
     "discover_seeds",
+    "document_id",
     "read_document",
     "source_digest",
 ]
 
 logger = logging.getLogger(__name__)
 
-SEED_SUFFIX = ".txt"
+# A plain-text seed's id is its path without this suffix; any other seed's is its whole path, so
+# that ``a.html`` and ``a.pdf`` beside ``a.txt`` are three documents.
+TEXT_SUFFIX = ".txt"
 SIDECAR_SUFFIX = ".json"
 # Seeds larger than this are skipped with a warning: a news article is a few KiB, and a file of
 # tens of MiB (a dump, a log, a mistaken copy) would take minutes to embed and dominate results.
 MAX_SEED_BYTES = 4 * 1024 * 1024
 SIDECAR_KEYS = ("url", "publisher", "title", "date", "author", "lang")
-_BOM = "\ufeff"
-# Text never holds more than a stray control character or two; a higher share
-# means a binary file that happens to decode as UTF-8.
-_MAX_CONTROL_SHARE = 0.05
-_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 
 
 class SeedError(Exception):
@@ -59,16 +58,21 @@ class Document:
     """One decoded seed with its metadata.
 
     Attributes:
-        doc_id: Path relative to the seeds root, POSIX separators, no ``.txt``.
-        source: Path relative to the seeds root, POSIX separators, with ``.txt``.
-        text: The decoded file (UTF-8 BOM dropped); chunk offsets index into it.
+        doc_id: Path relative to the seeds root, POSIX separators; without ``.txt`` for a
+            plain-text seed, the whole path for any other (see :func:`document_id`).
+        source: Path relative to the seeds root, POSIX separators, with its suffix.
+        text: The document's text, which chunk offsets index into: a plain-text seed's decoded
+            file (UTF-8 BOM dropped), or the text a reader extracted from another format (one
+            paragraph per line, a PDF's pages separated by form feeds).
         sha256: Hex digest of the raw file bytes.
-        title: Title from the sidecar, else the first paragraph of the text.
-        date: ISO date or date-time from the sidecar or a ``date`` line, if any.
+        title: Title from the sidecar, else the file's metadata (a page's title), else the first
+            paragraph of the text.
+        date: ISO date or date-time from the sidecar, the file's metadata or a ``date`` line, if
+            any.
         lang: ISO 639-1 language code, or ``"und"`` when it cannot be told.
-        url: Source URL from the sidecar, if any.
-        publisher: Publisher from the sidecar, if any.
-        author: Author from the sidecar or a trailing byline, if any.
+        url: Source URL from the sidecar or the file's metadata (a page's canonical URL), if any.
+        publisher: Publisher from the sidecar or the file's metadata (a page's site name), if any.
+        author: Author from the sidecar, the file's metadata or a trailing byline, if any.
     """
 
     doc_id: str
@@ -91,11 +95,13 @@ class SeedScan(NamedTuple):
 
 
 def discover_seeds(root: Path) -> SeedScan:
-    """List the ``*.txt`` seeds under ``root``, recursively and in sorted order.
+    """List the seeds under ``root`` (files of a suffix in :data:`~embed.ingest.formats.FORMATS`),
+    recursively and in sorted order.
 
     Symlinked directories are not descended into, and a file whose resolved
     path leaves ``root`` is skipped (and logged) rather than returned, so no
-    caller can be tricked into reading outside the corpus.
+    caller can be tricked into reading outside the corpus. Of two seeds with one id
+    (``a.html.txt`` and ``a.html``) the plain-text one is kept and the other skipped.
 
     Args:
         root: The seeds directory.
@@ -117,7 +123,7 @@ def discover_seeds(root: Path) -> SeedScan:
             if (here / name).is_symlink():
                 skipped.append((here / name, "symlinked directory, not followed"))
         for name in filenames:
-            if not name.endswith(SEED_SUFFIX):
+            if seed_format(name) is None:
                 continue
             path = here / name
             reason = _outside_reason(path, real_root)
@@ -125,11 +131,45 @@ def discover_seeds(root: Path) -> SeedScan:
                 paths.append(path)
             else:
                 skipped.append((path, reason))
-    paths.sort(key=lambda p: p.relative_to(root).as_posix())
+    paths, taken = _unique_ids(paths, root)
+    skipped.extend(taken)
     skipped.sort(key=lambda item: item[0].as_posix())
     for path, reason in skipped:
         logger.warning("skipping %s: %s", path, reason)
     return SeedScan(paths, skipped)
+
+
+def document_id(source: str) -> str:
+    """The id of the seed at ``source`` (relative to the seeds root): without ``.txt`` for a
+    plain-text seed, which is how ids always were, and the whole path for any other format.
+
+    Args:
+        source: The seed's path relative to the seeds root, POSIX separators.
+    """
+    return source.removesuffix(TEXT_SUFFIX)
+
+
+def _unique_ids(paths: list[Path], root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``paths`` sorted, less those whose id an earlier one has; ``.txt`` seeds claim first."""
+    owners: dict[str, str] = {}
+    kept: list[Path] = []
+    taken: list[tuple[Path, str]] = []
+    for path in sorted(paths, key=lambda p: (p.suffix != TEXT_SUFFIX, p.as_posix())):
+        rel = path.relative_to(root).as_posix()
+        doc_id = document_id(rel)
+        if doc_id in owners:
+            taken.append((path, f"its id {doc_id!r} is that of {owners[doc_id]}; rename one"))
+        else:
+            owners[doc_id] = rel
+            kept.append(path)
+    kept.sort(key=lambda p: p.relative_to(root).as_posix())
+    return kept, taken
+
+
+def _sidecar(path: Path) -> Path:
+    """The metadata file of the seed at ``path``: ``<id>.json`` beside it (``a.txt``:
+    ``a.json``; ``a.html``: ``a.html.json``)."""
+    return path.with_name(document_id(path.name) + SIDECAR_SUFFIX)
 
 
 def _outside_reason(path: Path, real_root: Path) -> str | None:
@@ -149,37 +189,44 @@ def read_document(path: Path, root: Path) -> Document:
     """Read, validate and describe one seed.
 
     Args:
-        path: The ``.txt`` seed, inside ``root``.
+        path: The seed, inside ``root``, of a format in :data:`~embed.ingest.formats.FORMATS`.
         root: The seeds directory; ids and sources are relative to it.
 
     Returns:
-        The document, with metadata from its ``.json`` sidecar when present.
+        The document, with metadata from its ``.json`` sidecar when present, else from the
+        file itself (an HTML page's metadata) or its layout.
 
     Raises:
-        SeedError: When the file is outside ``root``, unreadable, empty, binary,
-            not UTF-8, has no content, or its sidecar is malformed.
+        SeedError: When the file is outside ``root``, of no seed format, unreadable, empty,
+            binary, not UTF-8, has no content (an HTML page without main text, a PDF without
+            text), is damaged, or its sidecar is malformed.
     """
     rel = _relative(path, root)
     reason = _outside_reason(path, root.resolve())
     if reason is not None:
         raise SeedError(str(rel), reason)
+    form = seed_format(rel)
+    if form is None:
+        raise SeedError(str(rel), f"not a seed format (suffixes: {', '.join(FORMATS)})")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SeedError(str(rel), f"cannot be read ({exc.strerror or exc})") from exc
-    text = _decode(raw, rel)
-    layout = parse_layout(text)
+    try:
+        extracted = form.read(raw)
+    except Unreadable as exc:
+        raise SeedError(str(rel), str(exc)) from None
+    layout = parse_layout(extracted.text, scraped=not form.extracted)
     if layout.heading is None:
         raise SeedError(str(rel), "no content besides metadata lines")
-    meta = _read_sidecar(path, root, rel)
+    meta = {**extracted.meta, **_read_sidecar(path, root, rel)}
     lang = meta.get("lang") or detect_language(
         "\n".join([layout.title, *(p.text for p in layout.paragraphs)])
     )
-    doc_id = rel[: -len(SEED_SUFFIX)] if rel.endswith(SEED_SUFFIX) else rel
     return Document(
-        doc_id=doc_id,
+        doc_id=document_id(rel),
         source=rel,
-        text=text,
+        text=extracted.text,
         sha256=hashlib.sha256(raw).hexdigest(),
         title=meta.get("title") or layout.title,
         date=meta.get("date") or layout.date,
@@ -202,7 +249,7 @@ def source_digest(path: Path, root: Path, reader_version: int) -> str | None:
         The hex digest, or ``None`` when the seed or its sidecar cannot be read this way (a
         symlinked sidecar, an unreadable file): :func:`read_document` then decides and says why.
     """
-    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    sidecar = _sidecar(path)
     if sidecar.is_symlink():
         return None
     try:
@@ -229,31 +276,9 @@ def _relative(path: Path, root: Path) -> str:
             raise SeedError(str(path), f"not under the seeds root {root}") from None
 
 
-def _decode(raw: bytes, rel: str) -> str:
-    if not raw:
-        raise SeedError(str(rel), "empty file")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SeedError(str(rel), "UTF-16 encoded (byte-order mark found); re-save as UTF-8")
-    if b"\x00" in raw:
-        raise SeedError(str(rel), "binary file (contains NUL bytes)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SeedError(str(rel), f"not valid UTF-8 (byte offset {exc.start})") from None
-    text = text.removeprefix(_BOM)
-    if not text.strip():
-        raise SeedError(str(rel), "empty (whitespace only)")
-    controls = sum(
-        1 for ch in text if ch not in _TEXT_CONTROLS and unicodedata.category(ch) == "Cc"
-    )
-    if controls > _MAX_CONTROL_SHARE * len(text):
-        raise SeedError(str(rel), f"binary file ({controls} control characters)")
-    return text
-
-
 def _read_sidecar(path: Path, root: Path, rel: str) -> dict[str, str]:
-    """Metadata from ``<name>.json`` beside the seed; empty when there is none."""
-    sidecar = path.with_suffix(SIDECAR_SUFFIX)
+    """Metadata from the seed's sidecar (:func:`_sidecar`); empty when there is none."""
+    sidecar = _sidecar(path)
     if not sidecar.exists() and not sidecar.is_symlink():
         return {}
     name = _relative(sidecar, root)

@@ -289,7 +289,7 @@ def _is_caption(text: str) -> bool:
     return any(ch.isalpha() for ch in text) and unicodedata.category(text[0]) == "Lu"
 
 
-def parse_layout(text: str) -> Layout:
+def parse_layout(text: str, scraped: bool = True) -> Layout:
     """Find the title, metadata, boilerplate and content paragraphs of a seed.
 
     Rules, in order: leading ``date ...`` lines give the date and ticker lines
@@ -301,6 +301,9 @@ def parse_layout(text: str) -> Layout:
 
     Args:
         text: The decoded seed text.
+        scraped: The text is a page saved as text, boilerplate and all. ``False`` for the text
+            a format reader extracted (:mod:`embed.ingest.formats`): only the title and running
+            header rules apply, so that a short heading stays a paragraph.
 
     Returns:
         The parsed layout; paragraphs carry offsets into ``text``.
@@ -315,7 +318,11 @@ def parse_layout(text: str) -> Layout:
         dropped.append(Dropped(kind, start, end, text[start:end]))
 
     index = 0
-    while index < len(units) and all(_is_metadata_line(line.text) for line in units[index]):
+    while (
+        scraped
+        and index < len(units)
+        and all(_is_metadata_line(line.text) for line in units[index])
+    ):
         for line in units[index]:
             value = _parse_date(line.text)
             if value is not None:
@@ -331,7 +338,7 @@ def parse_layout(text: str) -> Layout:
     title_key = heading.text.casefold()
     body = units[index + 1 :]
 
-    if body and len(body[-1]) == 1:
+    if scraped and body and len(body[-1]) == 1:
         author = _byline_author(body[-1][0].text)
         if author is not None:
             drop("byline", body[-1])
@@ -345,7 +352,7 @@ def parse_layout(text: str) -> Layout:
             drop("running_header", unit)
             join_next = bool(paragraphs) and not ends_sentence(paragraphs[-1].text)
             continue
-        if _is_caption(para.text):
+        if scraped and _is_caption(para.text):
             drop("caption", unit)
             continue
         if join_next:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
+from embed import Chunk
 from service.deps import SearcherDep
 from service.documents import find_document
-from service.schemas import DocumentOut, ParagraphOut, SourceRef, error_responses
+from service.schemas import DOC_ID, DocumentOut, ParagraphOut, SourceRef, error_responses
 from service.searching import document_url
 
 router = APIRouter(tags=["documents"])
@@ -20,13 +21,7 @@ router = APIRouter(tags=["documents"])
     summary="A document with its passages",
 )
 def get_document(
-    doc_id: Annotated[
-        str,
-        Path(
-            description="Id of the document: the seed's path relative to the seeds folder, "
-            "without `.txt` (may contain `/` for nested folders)."
-        ),
-    ],
+    doc_id: Annotated[str, Path(description=DOC_ID)],
     request: Request,
     searcher: SearcherDep,
 ) -> DocumentOut:
@@ -43,10 +38,12 @@ def get_document(
         source=SourceRef(file=record["source"], url=record["url"]),
         link=str(document_url(request, record["doc_id"])),
         text=record["text"],
-        paragraphs=[
-            ParagraphOut(
-                number=c.paragraph, part=c.part, start=c.start, end=c.end, lang=c.lang, text=c.text
-            )
-            for c in view.chunks
-        ],
+        paragraphs=[_paragraph(chunk) for chunk in view.chunks],
     )
+
+
+def _paragraph(chunk: Chunk) -> ParagraphOut:
+    return ParagraphOut(
+        number=chunk.paragraph, part=chunk.part, page=chunk.page, start=chunk.start,
+        end=chunk.end, lang=chunk.lang, text=chunk.text,
+    )  # fmt: skip

@@ -169,6 +169,27 @@ def test_records_of_an_earlier_release_are_read_again_once(
     assert len(reads) == 5
 
 
+def test_a_build_made_before_pages_loads_and_a_new_format_embeds_only_its_own_chunks(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
+) -> None:
+    seeds, vectors = corpus
+    # The chunk table as written before PDF seeds: no "page".
+    earlier = [
+        {"key": stored.key, "chunk": {k: v for k, v in vars(stored.chunk).items() if k != "page"}}
+        for stored in load_index(vectors).chunks
+    ]
+    _rewrite(vectors, CHUNKS_FILE, "".join(json.dumps(line) + "\n" for line in earlier))
+    before = load_index(vectors)
+    assert all(stored.chunk.page is None for stored in before.chunks)
+    assert not rebuild_index(seeds, vectors, encoder, second=second).changed and reads == []
+
+    (seeds / "notes.md").write_text("# Joint exercise\n" + NEW_PARAGRAPH, encoding="utf-8")
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
+    assert reads == ["notes.md"]
+    assert summary.embedded == 2 and summary.reused == len(before.chunks)
+    assert load_index(vectors).chunks[-1].chunk.doc_id == "notes.md"
+
+
 def test_a_build_whose_chunks_cannot_be_loaded_is_made_again_from_every_seed(
     corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None, reads: list[str]
 ) -> None:

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from embed.ingest.chunking import chunk_document
-from embed.ingest.documents import Document, SeedError, discover_seeds, read_document
+from embed.ingest.documents import (
+    Document,
+    SeedError,
+    discover_seeds,
+    document_id,
+    read_document,
+)
 
 SEEDS = Path(__file__).parents[3] / "seeds"
 SEED_IDS = [
@@ -230,7 +236,7 @@ def test_discover_skips_symlinks_leaving_root(
     root = tmp_path / "root"
     _write(root / "b.txt", ARTICLE)
     _write(root / "sub" / "a.txt", ARTICLE)
-    _write(root / "notes.md", "not a seed")
+    _write(root / "notes.csv", "not a seed")
     secret = _write(tmp_path / "outside" / "secret.txt", "Secret title\n\nSecret text.")
     (root / "leak.txt").symlink_to(secret)
     (root / "alias.txt").symlink_to(root / "b.txt")  # stays inside: allowed
@@ -266,3 +272,59 @@ def test_name_with_spaces_and_non_ascii(tmp_path: Path) -> None:
     chunks = chunk_document(doc, lambda t: len(t.split()))
     assert {c.doc_id for c in chunks} == {"sub dir/Новости 1"}
     assert _norm(doc.text[chunks[-1].start : chunks[-1].end]) == chunks[-1].text
+
+
+# --- formats and ids ---------------------------------------------------------------
+
+
+def test_discover_every_format(tmp_path: Path) -> None:
+    for name in ["a.txt", "a.html", "a.pdf", "b.HTM", "sub/c.md", "notes.csv", "a.json", "d"]:
+        _write(tmp_path / name, ARTICLE)
+    paths, skipped = discover_seeds(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
+        "a.html", "a.pdf", "a.txt", "b.HTM", "sub/c.md",
+    ]  # fmt: skip
+    assert skipped == []
+
+
+@pytest.mark.parametrize(
+    ("source", "doc_id"),
+    [
+        ("a.txt", "a"),
+        ("world/a.txt", "world/a"),
+        ("a.html", "a.html"),
+        ("a.htm", "a.htm"),
+        ("world/a.pdf", "world/a.pdf"),
+        ("a.md", "a.md"),
+        ("a.html.txt", "a.html"),
+    ],
+)
+def test_ids_keep_the_suffix_of_every_format_but_plain_text(source: str, doc_id: str) -> None:
+    assert document_id(source) == doc_id
+
+
+def test_of_two_seeds_with_one_id_the_plain_text_one_is_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _write(tmp_path / "a.html", "<p>A page.</p>")
+    _write(tmp_path / "a.html.txt", ARTICLE)
+    with caplog.at_level(logging.WARNING, logger="embed.ingest.documents"):
+        paths, skipped = discover_seeds(tmp_path)
+    assert paths == [tmp_path / "a.html.txt"]
+    assert skipped == [(tmp_path / "a.html", "its id 'a.html' is that of a.html.txt; rename one")]
+    assert "a.html" in caplog.text
+
+
+def test_a_sidecar_is_named_after_the_id(tmp_path: Path) -> None:
+    _write(tmp_path / "a.txt", ARTICLE)
+    _write(tmp_path / "a.md", "# A Markdown title\n\nA paragraph of the article.\n")
+    _write(tmp_path / "a.json", json.dumps({"title": "Of a.txt"}))
+    assert read_document(tmp_path / "a.txt", tmp_path).title == "Of a.txt"
+    assert read_document(tmp_path / "a.md", tmp_path).title == "A Markdown title"
+    _write(tmp_path / "a.md.json", json.dumps({"title": "Of a.md"}))
+    assert read_document(tmp_path / "a.md", tmp_path).title == "Of a.md"
+
+
+def test_a_file_of_no_seed_format_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SeedError, match=r"notes\.csv: not a seed format"):
+        read_document(_write(tmp_path / "notes.csv", ARTICLE), tmp_path)

@@ -33,7 +33,8 @@ def test_document_has_metadata_text_and_numbered_paragraphs(
     numbers = [p["number"] for p in doc["paragraphs"]]
     assert numbers == list(range(len(numbers)))
     for paragraph in doc["paragraphs"]:
-        assert set(paragraph) == {"number", "part", "start", "end", "lang", "text"}
+        assert set(paragraph) == {"number", "part", "page", "start", "end", "lang", "text"}
+        assert paragraph["page"] is None
         assert normalize_space(source[paragraph["start"] : paragraph["end"]]) == paragraph["text"]
 
 

@@ -18,7 +18,7 @@ EN_QUERY = "Director of the FSB Bortnikov chaired the meeting"
 RU_QUERY = "Бортников поблагодарил Жапарова за теплый прием"
 HIT_FIELDS = {
     "rank", "score", "text", "doc_id", "title", "lang", "date",
-    "paragraph", "part", "start", "end", "link", "source",
+    "paragraph", "part", "page", "start", "end", "link", "source",
     "scores", "highlights", "translations",
 }  # fmt: skip
 CHANNELS = {"dense", "dense_sentence", "second", "second_sentence", "lexical", "tokens"}
@@ -48,6 +48,7 @@ def test_search_returns_ranked_results_with_every_field(
         assert set(hit) == HIT_FIELDS
         source = (seeds_copy / hit["source"]["file"]).read_text(encoding="utf-8")
         assert hit["source"] == {"file": hit["doc_id"] + ".txt", "url": None}
+        assert hit["page"] is None
         assert hit["text"].split()[0] in source[hit["start"] : hit["end"]]
         assert hit["text"].split()[-1] in source[hit["start"] : hit["end"]]
         assert hit["lang"] in {"en", "ru"}
@@ -263,7 +264,7 @@ def test_results_as_csv_for_spreadsheets(client: TestClient, how: str) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert list(rows[0]) == [
-        "rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text", "link",
+        "rank", "doc_id", "title", "lang", "date", "paragraph", "page", "score", "text", "link",
     ]  # fmt: skip
     assert [row["rank"] for row in rows] == ["1", "2", "3"]
     json_hits = client.get("/search", params={"q": RU_QUERY, "k": 3}).json()["results"]
