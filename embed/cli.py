@@ -37,7 +37,9 @@ app = typer.Typer(
 model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
-SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help="Folder of .txt documents.")]
+SeedsOpt = Annotated[
+    Path | None, typer.Option("--seeds", help="Folder of seeds (.txt, .md, .html, .htm, .pdf).")
+]
 VectorsOpt = Annotated[Path | None, typer.Option("--vectors", help="Index folder.")]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="sentence-transformers model name or local path.")

@@ -74,7 +74,8 @@ def rebuild_index(
     wait: float = 0.0,
     max_seed_bytes: int = MAX_SEED_BYTES,
 ) -> BuildSummary:
-    """Index every ``.txt`` under ``seeds_dir`` into ``vectors_dir``, reusing what it can.
+    """Index every seed under ``seeds_dir`` (see :mod:`embed.ingest.formats`) into
+    ``vectors_dir``, reusing what it can.
 
     Args:
         seeds_dir: The corpus folder.
