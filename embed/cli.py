@@ -268,6 +268,8 @@ def search(
     if output == "csv":
         write_csv(sys.stdout, rows, _CSV_COLUMNS, lineterminator="\n")
         return
+    if searcher.is_weak(results):
+        typer.echo("Nothing in the index matches this query well; the closest passages:")
     for r in results:
         where = f"{r.chunk.doc_id}#p{r.chunk.paragraph}"
         typer.echo(f"{r.rank:>2}. {r.score:.3f} [{r.chunk.lang}] {where}  {r.chunk.title}")

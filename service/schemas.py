@@ -191,12 +191,21 @@ class SearchHit(BaseModel):
     )
 
 
+_WEAK = (
+    "True when nothing in the index matches the query well: there is no result, or the best "
+    "result's `second_sentence` score (its best sentence's cosine to the query, by the second "
+    "encoder) is below the threshold measured on XQuAD-dev (`XLSEARCH_RANKING__WEAK_BELOW`; "
+    "see docs/ranking.md). The results are still returned."
+)
+
+
 class SearchResponse(BaseModel):
     """The answer to one query."""
 
     query: str = Field(description="The query as received.")
     took_ms: float = Field(description="Time spent answering, in milliseconds.")
     build: str = Field(description="The index build that answered.")
+    weak_match: bool = Field(description=_WEAK)
     results: list[SearchHit] = Field(description="The passages, best first.")
 
 
@@ -204,6 +213,7 @@ class QueryResults(BaseModel):
     """The results of one query of a batch."""
 
     query: str = Field(description="The query as received.")
+    weak_match: bool = Field(description=_WEAK)
     results: list[SearchHit] = Field(description="The passages, best first.")
 
 

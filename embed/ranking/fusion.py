@@ -67,6 +67,18 @@ class RankingConfig(BaseModel):
         "language (the alignment links built with the index), so that a Russian passage is "
         "found through the English one that says the same thing.",
     )
+    weak_channel: str = Field(
+        "second_sentence",
+        description="The channel whose raw score of the best result tells a weak answer "
+        "(see weak_below); a channel the ranking lacks turns the check off. Chosen on "
+        "XQuAD-dev by bench/weak_match.py (docs/ranking.md, 'Weak answers').",
+    )
+    weak_below: float = Field(
+        0.284,
+        description="When the best result's weak_channel score is below this, the answer says "
+        "that nothing matches well: the score under which 5% of XQuAD-dev's answerable "
+        "questions' best results fall.",
+    )
 
 
 def zscore(values: np.ndarray) -> np.ndarray:

@@ -209,6 +209,15 @@ class Searcher:
             dataclasses.replace(result, rank=rank) for rank, result in enumerate(others, 1)
         ]
 
+    def is_weak(self, results: Sequence[SearchResult]) -> bool:
+        """Whether nothing matches well: there is no result, or the best one's
+        :attr:`RankingConfig.weak_channel` score is below :attr:`RankingConfig.weak_below`
+        (never, when the ranking has no such channel)."""
+        if not results:
+            return True
+        score = results[0].scores.get(self.ranking.weak_channel)
+        return score is not None and score < self.ranking.weak_below
+
     def _weight(self, channel: str) -> float:
         return self.ranking.weights.get(channel, 0.0)
 

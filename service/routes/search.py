@@ -47,6 +47,7 @@ async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchRespon
         query=params.q,
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.build,
+        weak_match=ctx.searcher.is_weak(results),
         results=hits,
     )
 
@@ -91,6 +92,7 @@ async def search_batch(
     answers = [
         QueryResults(
             query=query,
+            weak_match=ctx.searcher.is_weak(found),
             results=[to_hit(r, ctx.request) for r in found[body.offset :][: body.k]],
         )
         for query, found in zip(body.queries, results, strict=True)
@@ -140,5 +142,6 @@ async def similar(
         query=passage.text,
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.build,
+        weak_match=ctx.searcher.is_weak(results),
         results=[to_hit(result, ctx.request) for result in results],
     )

@@ -176,3 +176,11 @@ def test_a_new_ranking_on_a_searcher_takes_effect_at_once(searcher: Searcher) ->
         (r.chunk.doc_id, r.chunk.paragraph, r.score) for r in fresh
     ]
     assert set(after[0].scores) == {"dense"} != set(before[0].scores)
+
+
+def test_a_weak_answer_is_told_by_the_configured_channel_only(searcher: Searcher) -> None:
+    found = searcher.search("how to repair a bicycle tire", k=3)
+    assert searcher.is_weak(found) and searcher.is_weak([])
+    assert not searcher.is_weak(searcher.search("Bortnikov thanked Japarov", k=3))
+    unknown = searcher.ranking.model_copy(update={"weak_channel": "no-such-channel"})
+    assert not Searcher(searcher.backend, searcher.encoder, searcher.second, unknown).is_weak(found)

@@ -317,3 +317,17 @@ def test_similar_to_a_passage_that_is_not_there(client: TestClient, path: str, s
     response = client.get(path)
     assert response.status_code == status
     assert response.json()["detail"]
+
+
+def test_the_answer_says_when_nothing_matches_well(client: TestClient) -> None:
+    good = client.get("/search", params={"q": EN_QUERY}).json()
+    assert good["weak_match"] is False
+    for query in ("recipe for chocolate cake with strawberries", "курс биткоина сегодня"):
+        weak = client.get("/search", params={"q": query, "k": 3}).json()
+        assert weak["weak_match"] is True and len(weak["results"]) == 3, query
+    batch = client.post(
+        "/search/batch", json={"queries": [EN_QUERY, "how to repair a bicycle tire"]}
+    ).json()
+    assert [entry["weak_match"] for entry in batch["results"]] == [False, True]
+    nothing = client.get("/search", params={"q": EN_QUERY, "date_from": "2030-01-01"}).json()
+    assert nothing["results"] == [] and nothing["weak_match"] is True
