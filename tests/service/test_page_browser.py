@@ -30,7 +30,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "test-artifacts"
 EN_QUERY = "Director of the FSB Bortnikov chaired the meeting"
 MARKUP_TITLE = "Title with <script>alert(1)</script>"
-_SCORE = re.compile(r"^-?\d+\.\d{3}$")
+_SCORE = re.compile(r"^[01]\.\d{2}$")  # a cosine, never the fused score
+DATED = "000_ede25ed87fc7c0a3"  # the one seed with a date: 2024-05-24
+PARALLEL = "001_5bcb32c10d9a48df"  # its Russian translation, paragraph for paragraph
 MARKUP_BODY = "Body text with <b>html</b> in it."
 
 
@@ -67,6 +69,26 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="module")
+def seeds_site(
+    seed_vectors: Path, seeds_copy: Path, encoder: Encoder, second: TextEncoder | None
+) -> Iterator[str]:
+    """The service over the seeds index, for the tests that only read it; yields its URL."""
+    settings = make_settings(seed_vectors, seeds_copy)
+    with _serve(create_app(settings, encoder=encoder, second=second)) as url:
+        yield url
+
+
+def _search(page: Page, query: str) -> None:
+    page.get_by_label("Query").fill(query)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Search").click()
+
+
+def _docs_shown(page: Page) -> set[str]:
+    return {item.get_attribute("data-doc-id") or "" for item in page.locator("li.result").all()}
 
 
 def _screenshot(page: Page, name: str) -> Path:
@@ -175,3 +197,105 @@ def test_api_docs_render_from_the_service_alone_with_the_network_off(
         expect(page.get_by_role("heading", name="Search (query string)")).to_be_visible()
 
     assert outside == []
+
+
+def test_filters_narrow_the_results_and_stay_in_the_form(page: Page, seeds_site: str) -> None:
+    page.goto(seeds_site + "/")
+    page.get_by_label("Document").fill(PARALLEL)
+    _search(page, EN_QUERY)
+
+    expect(page.locator("li.result")).to_have_count(10)
+    assert _docs_shown(page) == {PARALLEL}
+    expect(page.get_by_label("Document")).to_have_value(PARALLEL)
+
+    page.get_by_label("Document").fill("")
+    page.get_by_label("Dated from", exact=True).fill("2024-05-01")
+    page.get_by_label("to", exact=True).fill("2024-05-31")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**date_from=2024-05-01**")
+
+    expect(page.locator("li.result").first).to_be_visible()
+    assert _docs_shown(page) == {DATED}
+    expect(page.get_by_label("Dated from", exact=True)).to_have_value("2024-05-01")
+    expect(page.get_by_label("to", exact=True)).to_have_value("2024-05-31")
+    assert _screenshot(page, "search-page-filtered.png").stat().st_size > 0
+
+
+def test_a_bad_date_shows_the_message_with_a_422(page: Page, seeds_site: str) -> None:
+    response = page.goto(f"{seeds_site}/?q=Bishkek&date_from=2024-02-30")
+
+    assert response is not None and response.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("date_from must be a date as YYYY-MM-DD")
+    expect(page.get_by_label("Query")).to_have_value("Bishkek")
+    expect(page.locator("li.result")).to_have_count(0)
+    assert _screenshot(page, "search-page-bad-date.png").stat().st_size > 0
+
+
+def test_next_page_shows_ranks_11_to_20(page: Page, seeds_site: str) -> None:
+    page.goto(seeds_site + "/")
+    _search(page, EN_QUERY)
+    first = [item.get_attribute("data-doc-id") for item in page.locator("li.result").all()]
+
+    page.get_by_role("link", name="next →").click()
+    page.wait_for_url("**offset=10**")
+
+    results = page.locator("li.result")
+    expect(results).to_have_count(10)
+    ranks = [int(item.get_attribute("data-rank") or 0) for item in results.all()]
+    assert ranks == list(range(11, 21))
+    # The browser numbers the list from each item's value: 11, 12, ...
+    assert results.first.evaluate("li => li.value") == 11
+    expect(results.first.locator(".score")).to_have_text(_SCORE)
+    assert _screenshot(page, "search-page-2.png").stat().st_size > 0
+
+    page.get_by_role("link", name="← previous").click()
+    page.wait_for_url("**offset=0**")
+    assert [item.get_attribute("data-doc-id") for item in results.all()] == first
+
+
+def test_similar_link_finds_the_translation_first(page: Page, seeds_site: str) -> None:
+    page.goto(seeds_site + "/")
+    _search(page, "The 54th meeting of the Council is taking place in Bishkek")
+    source = page.locator(f'li.result[data-doc-id="{DATED}"][data-paragraph="2"]')
+
+    source.get_by_role("link", name="similar").click()
+    page.wait_for_url(f"**/similar-page/{DATED}/2**")
+
+    expect(page.locator("blockquote.source-passage")).to_contain_text("54th meeting")
+    first = page.locator("li.result").first
+    expect(first).to_have_attribute("data-doc-id", PARALLEL)
+    expect(first).to_have_attribute("data-paragraph", "2")
+    expect(first.locator("p.passage")).to_contain_text("В Бишкеке проходит 54-ое заседание")
+    assert _screenshot(page, "similar-page.png").stat().st_size > 0
+
+
+def test_document_page_goes_back_to_the_results_and_shows_translations_beside(
+    page: Page, seeds_site: str
+) -> None:
+    page.goto(seeds_site + "/")
+    page.get_by_label("Language").select_option("en")
+    _search(page, EN_QUERY)
+    results_url = page.url
+    results = [item.get_attribute("data-doc-id") for item in page.locator("li.result").all()]
+
+    page.locator(f'li.result[data-doc-id="{DATED}"]').first.locator("a.passage-link").click()
+    page.wait_for_url(f"**/view/{DATED}**")
+
+    original = page.locator("section.parallel #p2")
+    translation = page.locator("section.parallel:has(#p2) blockquote[lang=ru]")
+    original.scroll_into_view_if_needed()
+    expect(original).to_be_visible()
+    expect(translation).to_be_visible()
+    expect(translation).to_contain_text("В Бишкеке проходит 54-ое заседание")
+    left, right = original.bounding_box(), translation.bounding_box()
+    assert left is not None and right is not None
+    assert right["x"] >= left["x"] + left["width"]  # beside it, not below
+    assert right["y"] < left["y"] + left["height"]
+    assert _screenshot(page, "document-page-parallel.png").stat().st_size > 0
+
+    page.get_by_role("link", name="back to results").click()
+    page.wait_for_url(results_url)
+    assert [item.get_attribute("data-doc-id") for item in page.locator("li.result").all()] == (
+        results
+    )
+    expect(page.get_by_label("Language")).to_have_value("en")

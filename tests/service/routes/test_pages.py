@@ -12,6 +12,17 @@ from service.settings import ServiceSettings
 from tests.service.conftest import make_settings
 
 DOC = "001_5bcb32c10d9a48df"
+DATED = "000_ede25ed87fc7c0a3"  # the one seed with a date: 2024-05-24
+QUERY = "Bortnikov chaired the meeting"
+_RESULT = re.compile(
+    r'<li class="result" value="(\d+)" data-rank="\d+" data-lang="(\w+)" '
+    r'data-doc-id="([^"]+)" data-paragraph="(\d+)"'
+)
+
+
+def _results(html: str) -> list[tuple[int, str, str, int]]:
+    """``(rank, lang, doc_id, paragraph)`` of each result on a result page."""
+    return [(int(r), lang, doc, int(p)) for r, lang, doc, p in _RESULT.findall(html)]
 
 
 def test_empty_search_page_has_the_form_and_the_languages(client: TestClient) -> None:
@@ -32,7 +43,7 @@ def test_results_show_score_language_title_marked_passage_and_source(client: Tes
     assert len(items) == 3
     for item in items:
         assert 'data-lang="ru"' in item
-        assert re.search(r'class="score"[^>]*>-?\d+\.\d{3}<', item)
+        assert re.search(r'class="score">[01]\.\d{2}<', item)
         assert "руководителями органов безопасности" in item  # the title
         assert re.search(r"<mark>[^<]+</mark>", item)
         assert f"{DOC}.txt</a>" in item
@@ -96,3 +107,156 @@ def test_results_page_shows_translations_and_the_score_breakdown(client: TestCli
     assert 'class="translation-link"' in page
     assert "/view/001_5bcb32c10d9a48df?start=" in page
     assert "why this rank" in page and "dense_sentence" in page
+
+
+def test_filters_narrow_the_results_and_stay_in_the_form(client: TestClient) -> None:
+    by_doc = client.get("/", params={"q": QUERY, "doc": DOC, "source": "", "date_to": ""})
+    by_date = client.get(
+        "/", params={"q": QUERY, "date_from": "2024-05-01", "date_to": "2024-05-31"}
+    )
+
+    assert by_doc.status_code == by_date.status_code == 200
+    assert {doc for _, _, doc, _ in _results(by_doc.text)} == {DOC}
+    assert f'name="doc" value="{DOC}"' in by_doc.text
+    assert {doc for _, _, doc, _ in _results(by_date.text)} == {DATED}
+    assert 'name="date_from" value="2024-05-01"' in by_date.text
+    assert 'name="date_to" value="2024-05-31"' in by_date.text
+    assert f'<option value="{DATED}">' in by_date.text  # the documents to choose from
+
+
+def test_language_and_source_filters_on_the_page(client: TestClient) -> None:
+    russian = client.get("/", params={"q": QUERY, "lang": "ru"})
+    no_source = client.get("/", params={"q": QUERY, "source": "tass.ru"})
+
+    assert {lang for _, lang, _, _ in _results(russian.text)} == {"ru"}
+    assert '<option value="ru" selected>' in russian.text
+    assert no_source.status_code == 200 and "No passages found." in no_source.text
+    assert 'name="source" value="tass.ru"' in no_source.text
+
+
+def test_bad_filters_and_pages_show_the_message_in_the_page(client: TestClient) -> None:
+    cases = {
+        (("date_from", "2024-13-40"),): "date_from must be a date as YYYY-MM-DD",
+        (("date_from", "2024-06-01"), ("date_to", "2024-05-01")): "date_from (2024-06-01) is after",
+        (("doc", "nope"),): "no document &#39;nope&#39; in the index",
+        (("lang", "xx"),): "the index has no passages in that language",
+        (("offset", "95"),): "offset + k is 105",
+        (("k", "0"),): "k: Input should be greater than or equal to 1",
+    }
+    for extra, message in cases.items():
+        page = client.get("/", params=[("q", QUERY), *extra])
+
+        assert page.status_code == 422, extra
+        assert page.headers["content-type"].startswith("text/html")
+        assert message in page.text, extra
+        assert 'role="alert"' in page.text
+
+
+def test_second_page_continues_the_ranks_with_links_both_ways(client: TestClient) -> None:
+    first = client.get("/", params={"q": QUERY})
+    second = client.get("/", params={"q": QUERY, "offset": 10})
+
+    assert [rank for rank, *_ in _results(first.text)] == list(range(1, 11))
+    assert [rank for rank, *_ in _results(second.text)] == list(range(11, 21))
+    assert _results(second.text)[0][2:] != _results(first.text)[0][2:]
+    assert 'rel="next" href="http://testserver/?q=Bortnikov+chaired+the+meeting&amp;offset=10"' in (
+        first.text
+    )
+    assert 'rel="prev"' not in first.text
+    assert 'offset=0">← previous' in second.text and 'offset=20">next →' in second.text
+
+
+def test_no_next_link_past_the_last_result(client: TestClient) -> None:
+    page = client.get("/", params={"q": QUERY, "doc": DATED})
+
+    assert 0 < len(_results(page.text)) < 10
+    assert 'rel="next"' not in page.text
+
+
+def test_page_shows_no_fused_scores(client: TestClient) -> None:
+    page = client.get("/", params={"q": QUERY})
+    api = client.get("/search", params={"q": QUERY}).json()["results"]
+
+    shown = [float(s) for s in re.findall(r'class="score">([^<]+)<', page.text)]
+    assert shown == [round(hit["scores"]["dense"], 2) for hit in api]
+    assert all(0 <= score <= 1 for score in shown)
+    assert "<meter" in page.text
+
+
+def test_similar_page_shows_the_passage_then_its_translation_first(client: TestClient) -> None:
+    page = client.get(f"/similar-page/{DATED}/2")
+    english = client.get(f"/similar-page/{DATED}/2", params={"lang": "en"})
+
+    assert page.status_code == 200
+    assert "The 54th meeting of the Council is taking place in Bishkek." in page.text
+    assert _results(page.text)[0] == (1, "ru", DOC, 2)
+    assert (DATED, 2) not in {(doc, p) for _, _, doc, p in _results(page.text)}
+    assert {lang for _, lang, _, _ in _results(english.text)} == {"en"}
+    assert '<option value="en" selected>' in english.text
+
+
+def test_results_link_to_similar_passages_under_the_same_filters(client: TestClient) -> None:
+    page = client.get("/", params={"q": QUERY, "lang": "ru"})
+
+    links = re.findall(r'class="similar-link" href="([^"]+)"', page.text)
+    assert len(links) == 10
+    assert all(link.startswith(f"http://testserver/similar-page/{DOC}/") for link in links)
+    assert all(link.endswith("?lang=ru") for link in links)
+
+
+def test_similar_page_errors(client: TestClient) -> None:
+    unknown = client.get(f"/similar-page/{DATED}/999")
+    bad_date = client.get(f"/similar-page/{DATED}/2", params={"date_to": "yesterday"})
+
+    assert unknown.status_code == 404 and "no paragraph 999" in unknown.text
+    assert bad_date.status_code == 422 and "date_to must be a date" in bad_date.text
+
+
+def test_document_page_links_back_to_the_results_it_was_opened_from(client: TestClient) -> None:
+    search = client.get("/", params={"q": QUERY, "lang": "ru", "offset": 10})
+    link = re.search(r'class="passage-link" href="([^"]+)"', search.text)
+    assert link is not None
+
+    view = client.get(link.group(1).replace("&amp;", "&"))
+    plain = client.get(f"/view/{DOC}")
+
+    assert view.status_code == 200
+    back = re.search(r'<nav class="back"><a href="([^"]+)"', view.text)
+    assert back is not None
+    assert (
+        back.group(1).replace("&amp;", "&") == "/?q=Bortnikov+chaired+the+meeting&lang=ru&offset=10"
+    )
+    assert "back to results" not in plain.text
+
+
+def test_document_page_refuses_a_back_link_that_leaves_the_results(client: TestClient) -> None:
+    for target in [
+        "https://evil.example/?q=x",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "javascript:alert(1)",
+        f"/view/{DOC}",
+        "/search?q=x",
+    ]:
+        page = client.get(f"/view/{DOC}", params={"from": target})
+
+        assert page.status_code == 400, target
+        assert "is not a result page of this service" in page.text
+        assert 'evil.example/"' not in page.text  # never a link
+
+
+def test_document_page_shows_translations_beside_their_paragraphs(client: TestClient) -> None:
+    page = client.get(f"/view/{DATED}").text
+
+    parallel = re.search(
+        r'<section class="parallel" aria-label="Paragraph 2 and its translation">(.*?)</section>',
+        page,
+        flags=re.S,
+    )
+    assert parallel is not None
+    assert 'id="p2" lang="en"' in parallel.group(1)
+    assert '<blockquote lang="ru"' in parallel.group(1)
+    assert "В Бишкеке проходит 54-ое заседание" in parallel.group(1)
+    assert f"/view/{DOC}?start=" in parallel.group(1)
+    assert f'href="http://testserver/similar-page/{DATED}/2"' in page
