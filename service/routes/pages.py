@@ -269,7 +269,7 @@ def search_page(ctx: SearchContextDep, params: Annotated[PageQuery, Query()]) ->
         return _page(request, "search.html", {**context, "error": exc.detail}, exc.status_code)
     (results,) = ctx.state.search(searcher, [params.q], depth, Scope(lang, filters))
     hits = _page_hits(request, results[params.offset :][: params.k], _filter_query(params))
-    context.update(hits=hits, **_paging(ctx, params, len(hits)))
+    context.update(hits=hits, weak=searcher.is_weak(results), **_paging(ctx, params, len(hits)))
     return _page(request, "search.html", context)
 
 

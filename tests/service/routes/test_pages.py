@@ -260,3 +260,10 @@ def test_document_page_shows_translations_beside_their_paragraphs(client: TestCl
     assert "В Бишкеке проходит 54-ое заседание" in parallel.group(1)
     assert f"/view/{DOC}?start=" in parallel.group(1)
     assert f'href="http://testserver/similar-page/{DATED}/2"' in page
+
+
+def test_the_page_says_when_nothing_matches_well(client: TestClient) -> None:
+    weak = client.get("/", params={"q": "recipe for chocolate cake with strawberries"})
+    assert weak.status_code == 200 and "Nothing in the index matches this query well" in weak.text
+    good = client.get("/", params={"q": "Bortnikov thanked Japarov for the warm welcome"})
+    assert good.status_code == 200 and "matches this query well" not in good.text
