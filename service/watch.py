@@ -104,13 +104,14 @@ class SeedsWatch:
             try:
                 self._watch()
             # The thread must outlive whatever the watcher raises (a folder that vanished in
-            # between, the system's limit on watches); it tries again after a quiet period.
+            # between, the system's limit on watches). It tries again later, not at once: each
+            # try starts with a rebuild.
             except Exception as exc:
                 message = f"cannot watch {self.root}: {exc}"
                 if self.status.last_error != message:
                     logger.error("%s", message)
                 self.status = replace(self.status, last_error=message, failed_at=utc_now())
-                self._stop.wait(self._quiet_ms / 1000)
+                self._stop.wait(self._quiet_ms * _MAX_GROUPING / 1000)
 
     def _watch(self) -> None:
         """Rebuild after each group of changes, until stopped or until the folder itself goes
