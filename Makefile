@@ -1,4 +1,5 @@
-# The two entry points of the README: `make serve` (index the seeds, serve them) and `make test`.
+# The two entry points of the README: `make serve` (index the seeds, serve them, rebuild when they
+# change) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 serve: install
-	$(BIN)/xlsearch serve
+	$(BIN)/xlsearch serve --watch
 
 # Debian's Chromium for the Playwright tests (never a downloaded browser build).
 browser:

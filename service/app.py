@@ -16,11 +16,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from embed import BackendUnavailable, Encoder, TextEncoder, build_source, load_encoders
-from service.metrics import Metrics, reload_counted
+from service.metrics import Metrics, reload_and_count, reload_counted
 from service.middleware import ServiceMiddleware, configure_logging
 from service.routes import admin, apidocs, documents, health, pages, search
 from service.settings import ServiceSettings
 from service.state import IndexState
+from service.watch import SeedsWatch
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +138,20 @@ def create_app(
             if settings.reload_interval > 0
             else None
         )
+        seeds_watch = (
+            SeedsWatch(settings, (primary, other), lambda: reload_and_count(state, metrics))
+            if settings.watch
+            else None
+        )
+        app.state.seeds_watch = seeds_watch
+        if seeds_watch is not None:
+            seeds_watch.start()
         try:
             yield
         finally:
+            if seeds_watch is not None:
+                # In a worker thread: stopping waits for a rebuild under way.
+                await asyncio.to_thread(seeds_watch.stop)
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

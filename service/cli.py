@@ -80,11 +80,20 @@ def serve(
     backend: BackendOpt = None,
     milvus_uri: MilvusUriOpt = None,
     milvus_collection: MilvusCollectionOpt = None,
+    watch: Annotated[
+        bool | None,
+        typer.Option(
+            "--watch/--no-watch",
+            help="Rebuild the index, and serve the new build, when files in the seeds folder "
+            "change [default: no watching].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the search page and the JSON API, bringing the index up to date with the seeds first.
 
     Every option can also come from an XLSEARCH_* environment variable (XLSEARCH_PORT, ...),
-    as can the API key for POST /reload (XLSEARCH_API_KEY).
+    as can the API key for POST /reload (XLSEARCH_API_KEY) and the seeds watch's quiet period
+    (XLSEARCH_WATCH_DEBOUNCE_MS).
     """
     import uvicorn
 
@@ -95,6 +104,7 @@ def serve(
     given = {
         "vectors_dir": vectors, "seeds_dir": seeds, "host": host, "port": port, "model": model,
         "backend": backend, "milvus_uri": milvus_uri, "milvus_collection": milvus_collection,
+        "watch": watch,
     }  # fmt: skip
     settings = ServiceSettings.model_validate({k: v for k, v in given.items() if v is not None})
     with user_errors():

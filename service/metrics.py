@@ -84,8 +84,14 @@ class Metrics:
         self._last_error = error
 
 
-async def reload_counted(state: IndexState, metrics: Metrics, force: bool = False) -> ReloadOutcome:
-    """``state.reload`` in a worker thread, counted in the ``xlsearch_reloads`` metric."""
-    outcome = await run_in_threadpool(state.reload, force)
+def reload_and_count(state: IndexState, metrics: Metrics, force: bool = False) -> ReloadOutcome:
+    """``state.reload``, counted in the ``xlsearch_reloads`` metric (blocks: call it from a
+    worker thread)."""
+    outcome = state.reload(force)
     metrics.reloaded(outcome.changed, outcome.error)
     return outcome
+
+
+async def reload_counted(state: IndexState, metrics: Metrics, force: bool = False) -> ReloadOutcome:
+    """:func:`reload_and_count` in a worker thread."""
+    return await run_in_threadpool(reload_and_count, state, metrics, force)

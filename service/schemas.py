@@ -274,13 +274,28 @@ class LoadErrorOut(BaseModel):
     at: str = Field(description="When it happened (ISO 8601, UTC).")
 
 
+class WatchOut(BaseModel):
+    """The seeds watch: rebuilds after changes in the seeds folder (`xlsearch serve --watch`)."""
+
+    enabled: bool = Field(description="Whether changes in the seeds folder start a rebuild.")
+    rebuilding: bool = Field(description="Whether a rebuild is under way.")
+    last_rebuild: str | None = Field(
+        description="When the last rebuild succeeded (ISO 8601, UTC); null before the first."
+    )
+    last_error: str | None = Field(
+        description="Why the last rebuild failed, until one succeeds; the previous build is "
+        "served meanwhile, and the next change tries again."
+    )
+    failed_at: str | None = Field(description="When that failure happened (ISO 8601, UTC).")
+
+
 class HealthResponse(BaseModel):
     """State of the service and of the index it serves."""
 
     status: str = Field(
-        description="`ok`; `degraded` when a newer index failed to load and the previous one "
-        "is still served; `unavailable` when no index is loaded or its backend cannot be "
-        "reached."
+        description="`ok`; `degraded` when a newer index failed to load, or a rebuild after a "
+        "change in the seeds failed, and the previous one is still served; `unavailable` when "
+        "no index is loaded or its backend cannot be reached."
     )
     backend: str = Field("local", description="Where the index is read: `local` or `milvus`.")
     reachable: bool = Field(
@@ -303,6 +318,7 @@ class HealthResponse(BaseModel):
         "`xlsearch rebuild-index` makes them anew. Empty when the build is current."
     )
     error: LoadErrorOut | None = Field(description="The last failure to load a newer index.")
+    watch: WatchOut = Field(description="The seeds watch and its last rebuild.")
 
 
 class ReloadResponse(BaseModel):

@@ -36,6 +36,18 @@ class ServiceSettings(EmbedSettings):
         description="Seconds between checks of vectors/CURRENT for a new build; 0 turns the "
         "check off (POST /reload still works).",
     )
+    watch: bool = Field(
+        False,
+        description="Rebuild the index when files in the seeds folder are added, changed, "
+        "deleted or renamed, and serve the new build.",
+    )
+    watch_debounce_ms: int = Field(
+        1000,
+        ge=50,
+        le=600_000,
+        description="Quiet period of the seeds watch: a rebuild starts once the seeds folder "
+        "has seen no change for this long (milliseconds).",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser; empty (the default) sends "

@@ -30,7 +30,8 @@ from service.cache import CacheKey, ResultCache
 logger = logging.getLogger(__name__)
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The time now, as ``/health`` shows times (ISO 8601, UTC, in seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -202,7 +203,7 @@ class IndexState:
                 return self._failed(build, str(exc), previous)
             self._opened = build
             self.searcher = searcher
-            self.loaded_at = _now()
+            self.loaded_at = utc_now()
             self.error = None
             logger.info("now serving build %s (%d passages)", searcher.build, len(searcher))
             return ReloadOutcome(True, searcher.build, previous, None)
@@ -213,5 +214,5 @@ class IndexState:
             logger.error(
                 "cannot load index %s: %s%s", build or self.source.location, message, still
             )
-        self.error = LoadError(build, message, _now())
+        self.error = LoadError(build, message, utc_now())
         return ReloadOutcome(False, previous, previous, self.error)

@@ -1,4 +1,4 @@
-"""``/health``: is an index loaded, which one, and did the last reload fail."""
+"""``/health``: is an index loaded, which one, did the last reload fail, and the seeds watch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from embed import ModelEntry, SecondModelEntry, StoreError
 from service.deps import IndexStateDep
-from service.schemas import HealthResponse, LoadErrorOut, ModelOut
+from service.schemas import HealthResponse, LoadErrorOut, ModelOut, WatchOut
+from service.watch import SeedsWatch, WatchStatus
 
 router = APIRouter(tags=["service"])
 
@@ -17,6 +18,12 @@ def _model(entry: ModelEntry | SecondModelEntry | None) -> ModelOut | None:
     if entry is None:
         return None
     return ModelOut(name=entry.name, checksum=entry.checksum, dimension=entry.dimension)
+
+
+def _watch(seeds_watch: SeedsWatch | None) -> WatchOut:
+    """The seeds watch's state (``None``: the seeds are not watched)."""
+    found = seeds_watch.status if seeds_watch is not None else WatchStatus()
+    return WatchOut(enabled=seeds_watch is not None, **vars(found))
 
 
 @router.get(
@@ -29,11 +36,12 @@ def _model(entry: ModelEntry | SecondModelEntry | None) -> ModelOut | None:
         }
     },
 )
-def health(state: IndexStateDep, response: Response) -> HealthResponse:
+def health(state: IndexStateDep, request: Request, response: Response) -> HealthResponse:
     """200 with the index's size, model and build time once an index is loaded and its
     backend answers, else 503."""
     searcher = state.searcher
     error = LoadErrorOut(**vars(state.error)) if state.error is not None else None
+    watch = _watch(request.app.state.seeds_watch)
     try:
         state.source.current()
         reachable = True
@@ -45,11 +53,12 @@ def health(state: IndexStateDep, response: Response) -> HealthResponse:
         return HealthResponse(
             status="unavailable", backend=state.source.kind, reachable=reachable, ready=False,
             build=None, built_at=None, loaded_at=None, documents=0, passages=0, languages=[],
-            model=None, second_model=None, stale=[], error=error,
+            model=None, second_model=None, stale=[], error=error, watch=watch,
         )  # fmt: skip
     manifest = searcher.manifest
+    failed = error is not None or watch.last_error is not None
     return HealthResponse(
-        status="unavailable" if not reachable else "degraded" if error is not None else "ok",
+        status="unavailable" if not reachable else "degraded" if failed else "ok",
         backend=state.source.kind,
         reachable=reachable,
         ready=reachable,
@@ -63,6 +72,7 @@ def health(state: IndexStateDep, response: Response) -> HealthResponse:
         second_model=_model(manifest.second_model),
         stale=searcher.compatibility.stale,
         error=error,
+        watch=watch,
     )
 
 

@@ -84,6 +84,36 @@ def test_serve_uses_an_existing_index_as_it_is(
     assert served["access_log"] is False
 
 
+@pytest.mark.parametrize(
+    ("options", "env", "watching"),
+    [
+        ([], None, False),
+        (["--watch"], None, True),
+        (["--no-watch"], "true", False),
+        ([], "1", True),
+    ],
+)
+def test_serve_watches_the_seeds_when_asked(
+    seed_vectors: Path,
+    seeds_copy: Path,
+    served: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    options: list[str],
+    env: str | None,
+    watching: bool,
+) -> None:
+    monkeypatch.delenv("XLSEARCH_WATCH", raising=False)
+    if env is not None:
+        monkeypatch.setenv("XLSEARCH_WATCH", env)
+
+    result = CliRunner().invoke(
+        app, ["serve", "--seeds", str(seeds_copy), "--vectors", str(seed_vectors), *options]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert served["app"].state.settings.watch is watching
+
+
 def test_serve_keeps_an_index_it_cannot_rebuild_now_and_says_why(
     seeds_copy: Path, vectors_copy: Path, served: dict[str, Any]
 ) -> None:
