@@ -67,12 +67,6 @@ class RankingConfig(BaseModel):
         "language (the alignment links built with the index), so that a Russian passage is "
         "found through the English one that says the same thing.",
     )
-    language_quota: bool = Field(
-        False,
-        description="Take an equal share of the candidates from each language of the corpus "
-        "(when no language filter is set), so that passages in the query's own language cannot "
-        "crowd the others out of the candidates.",
-    )
     weak_channel: str = Field(
         "second_sentence",
         description="The channel whose raw score of the best result tells a weak answer "

@@ -354,31 +354,11 @@ class Searcher:
         embedded = embedded._replace(vectors=vectors)
         wanted = max(k, self.ranking.candidates)
         docs = filters.allowed(self.backend.documents) if filters is not None else None
-        if lang is None and self.ranking.language_quota and len(self.languages) > 1:
-            found = self._candidates_by_language(vectors, wanted, docs)
-        else:
-            found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
+        found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
         return [
             self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
             for i, candidates in enumerate(found)
         ]
-
-    def _candidates_by_language(
-        self, vectors: np.ndarray, wanted: int, docs: frozenset[str] | None
-    ) -> list[Candidates]:
-        """The nearest ``wanted / languages`` rows of each language, merged best first."""
-        share = -(-wanted // len(self.languages))
-        each = [
-            self.backend.candidates(vectors, share, RowFilter(code, docs))
-            for code in sorted(self.languages)
-        ]
-        merged = []
-        for i in range(len(vectors)):
-            rows = np.concatenate([found[i].rows for found in each])
-            scores = np.concatenate([found[i].scores for found in each])
-            order = np.argsort(-scores, kind="stable")
-            merged.append(Candidates(rows[order], scores[order]))
-        return merged
 
     def _rank(self, candidates: Candidates, query: Query, k: int) -> list[SearchResult]:
         own = len(candidates.rows)
