@@ -11,7 +11,10 @@ still be there, as in a real archive). For each score of the best result (the fu
 score and each channel's raw score), it prints the threshold below which only ``--keep`` of the
 answerable questions' best results fall, the share of unanswerable questions whose best result
 falls below it (the ones the service can tell "nothing matches well"), and the area under the
-ROC curve of that score as a detector of unanswerable questions.
+ROC curve of that score as a detector of unanswerable questions. Then, for each pair of channels,
+the two thresholds (from a grid of quantiles of the answerable questions' scores) that together
+flag the most unanswerable questions while flagging at most ``--keep`` of the answerable ones,
+a question being flagged when both of its best result's scores are below their thresholds.
 """
 
 from __future__ import annotations
@@ -85,6 +88,12 @@ def main() -> None:
                 "AUC": f"{auc(scores[~known], scores[known]):.3f}",
             }
         )
+    pairs = []
+    channels = [name for name in best if name != "fused score"]
+    for i, first in enumerate(channels):
+        for second_channel in channels[i + 1 :]:
+            pairs.append(both_below(first, second_channel, best, known, args.keep))
+    pairs.sort(key=lambda row: float(str(row["unanswerable below both"]).rstrip("%")), reverse=True)
     print(
         header(
             f"bench/weak_match.py: {int(known.sum())} answerable and {int((~known).sum())} "
@@ -93,6 +102,29 @@ def main() -> None:
         )
     )
     print(table(rows))
+    print()
+    print(table(pairs[:5]))
+
+
+def both_below(
+    first: str, second: str, best: dict[str, list[float]], known: np.ndarray, keep: float
+) -> dict[str, object]:
+    """The thresholds of two channels that flag the most unanswerable questions (both scores
+    below) while flagging at most ``keep`` of the answerable ones."""
+    a, b = np.array(best[first]), np.array(best[second])
+    grid = np.linspace(keep, 0.5, 46)
+    found: tuple[float, float, float] = (0.0, 0.0, -1.0)
+    for qa in grid:
+        for qb in grid:
+            ta, tb = np.quantile(a[known], qa), np.quantile(b[known], qb)
+            flagged = (a < ta) & (b < tb)
+            if flagged[known].mean() <= keep and flagged[~known].mean() > found[2]:
+                found = (float(ta), float(tb), float(flagged[~known].mean()))
+    return {
+        "channels": f"{first} and {second}",
+        "thresholds": f"{found[0]:.4f}, {found[1]:.4f}",
+        "unanswerable below both": f"{found[2]:.1%}",
+    }
 
 
 if __name__ == "__main__":
