@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from embed.util.blas import blas_threads
+
 HNSW_THRESHOLD = 20_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -85,7 +87,11 @@ def search_among(
     """
     import faiss
 
-    selector = faiss.IDSelectorBatch(np.asarray(members, dtype=np.int64))
+    # A bitmap of the rows is made much faster than a hash set of their ids (IDSelectorBatch).
+    mask = np.zeros(index.ntotal, dtype=bool)
+    mask[members] = True
+    bits = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
     params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
     scores, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k, params=params)
     return scores, ids
@@ -101,7 +107,10 @@ def exact_among(
     Returns:
         Scores and rows, ``(len(vectors), min(k, len(members)))`` each.
     """
-    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix[members]).T
+    # One BLAS thread: threads left spinning after the product take the cores the next
+    # query's encoders need (see embed/util/blas.py).
+    with blas_threads(1):
+        scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix[members]).T
     take = min(k, len(members))
     if take < len(members):
         top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
