@@ -62,7 +62,7 @@ from embed.ranking.fusion import (
     fuse,
 )
 from embed.ranking.query import Query, QueryEmbeddings
-from embed.ranking.results import SearchResult, StoredDocument
+from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.tokens import TokenReranker
 from embed.ranking.translations import best_of_translations, counterparts, with_counterparts
 
@@ -208,6 +208,11 @@ class Searcher:
         return passage, [
             dataclasses.replace(result, rank=rank) for rank, result in enumerate(others, 1)
         ]
+
+    def translations(self, row: int) -> list[Translation]:
+        """The passages of other languages that say what ``row`` says (its parallel passages,
+        linked when the index was built)."""
+        return counterparts(self.backend, row)
 
     def is_weak(self, results: Sequence[SearchResult]) -> bool:
         """Whether nothing matches well: there is no result, or the best one's

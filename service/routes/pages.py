@@ -21,7 +21,6 @@ from starlette.datastructures import URL
 from starlette.routing import Match
 
 from embed import Chunk, Searcher, SearchResult
-from embed.ranking.translations import counterparts
 from service.batching import Scope
 from service.deps import SearchContext, SearchContextDep, SearcherDep
 from service.documents import find_document
@@ -318,7 +317,7 @@ def _paragraphs(
         others = {
             (t.chunk.doc_id, t.chunk.paragraph, t.chunk.part): t.chunk
             for _, row in passages
-            for t in counterparts(searcher.backend, row)
+            for t in searcher.translations(row)
         }
         found.append(
             PageParagraph(

@@ -184,3 +184,10 @@ def test_a_weak_answer_is_told_by_the_configured_channel_only(searcher: Searcher
     assert not searcher.is_weak(searcher.search("Bortnikov thanked Japarov", k=3))
     unknown = searcher.ranking.model_copy(update={"weak_channel": "no-such-channel"})
     assert not Searcher(searcher.backend, searcher.encoder, searcher.second, unknown).is_weak(found)
+
+
+def test_a_stored_passage_lists_its_translation(searcher: Searcher) -> None:
+    rows = searcher.backend.document_rows("000_ede25ed87fc7c0a3")
+    row = next(r for r in rows if searcher.backend.chunk(r).paragraph == 2)
+    found = [(t.chunk.doc_id, t.chunk.paragraph) for t in searcher.translations(row)]
+    assert ("001_5bcb32c10d9a48df", 2) in found
