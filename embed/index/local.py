@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,8 @@ class LocalIndex:
         self._spans = spans
         self._first = np.searchsorted(spans[:, 0], np.arange(len(data.chunks) + 1))
         self._translations: list[list[list[float]]] = data.tables.get(TRANSLATIONS, [])
-        self._allowed_rows: OrderedDict[RowFilter, np.ndarray] = OrderedDict()
+        # An analyst pages through one filter's results and asks it several questions.
+        self._allowed = lru_cache(maxsize=_FILTERS_KEPT)(self._find_allowed)
 
     @classmethod
     def open(cls, vectors_dir: Path) -> LocalIndex:
@@ -94,18 +94,8 @@ class LocalIndex:
             for i in range(len(vectors))
         ]
 
-    def _allowed(self, where: RowFilter) -> np.ndarray:
-        """The rows ``where`` allows, in order (the last few filters' kept: an analyst pages
-        through one filter's results, and asks it several questions)."""
-        found = self._allowed_rows.get(where)
-        if found is None:
-            found = self._allowed_rows[where] = self._find_allowed(where)
-            while len(self._allowed_rows) > _FILTERS_KEPT:
-                self._allowed_rows.popitem(last=False)
-        self._allowed_rows.move_to_end(where)
-        return found
-
     def _find_allowed(self, where: RowFilter) -> np.ndarray:
+        """The rows ``where`` allows, in order."""
         if where.docs is None:
             if where.lang is None:
                 return np.arange(len(self))

@@ -217,8 +217,7 @@ class MilvusIndex:
         return record
 
     def _fetch_rows(self, rows: np.ndarray | list[int], *fields: str) -> list[dict[str, Any]]:
-        """The passages collection's records of ``rows``: chunk, spans, translations and
-        ``fields``."""
+        """The passages collection's records of ``rows``: their chunk and ``fields``."""
         return self._fetch(EMBEDDINGS, [int(row) for row in rows], [*_ROW_FIELDS, *fields])
 
     def chunk(self, row: int) -> Chunk:

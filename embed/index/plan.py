@@ -2,9 +2,8 @@
 
 Planning reads and chunks only the seeds that changed (by a digest of their bytes), on the
 encoder's engine where it has one; it needs the model's tokenizer and checksum, never its
-weights. The
-:class:`Plan` says which rows of the new build come from the live one and which must be
-embedded; :func:`embed.index.embedding.embed_plan` does the rest.
+weights. The :class:`Plan` says which rows of the new build come from the live one and which
+must be embedded; :func:`embed.index.embedding.embed_plan` does the rest.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +109,9 @@ class Searcher:
         self.second = second
         self.ranking = ranking or RankingConfig()
         self.languages: frozenset[str] = frozenset(backend.chunk_languages().tolist())
+        # A document filter is resolved by reading every document record; an analyst pages
+        # through one filter's results and asks it several questions.
+        self._allowed_documents = lru_cache(maxsize=16)(self._resolve)
 
     @classmethod
     def load(
@@ -208,6 +211,9 @@ class Searcher:
         return passage, [
             dataclasses.replace(result, rank=rank) for rank, result in enumerate(others, 1)
         ]
+
+    def _resolve(self, filters: DocumentFilter) -> frozenset[str]:
+        return filters.allowed(self.backend.documents)
 
     def translations(self, row: int) -> list[Translation]:
         """The passages of other languages that say what ``row`` says (its parallel passages,
@@ -358,7 +364,7 @@ class Searcher:
         vectors = np.ascontiguousarray(embedded.vectors, dtype=np.float32)
         embedded = embedded._replace(vectors=vectors)
         wanted = max(k, self.ranking.candidates)
-        docs = filters.allowed(self.backend.documents) if filters is not None else None
+        docs = self._allowed_documents(filters) if filters is not None else None
         found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
         return [
             self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
