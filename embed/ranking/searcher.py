@@ -65,6 +65,7 @@ from embed.ranking.query import Query, QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.tokens import TokenReranker
 from embed.ranking.translations import best_of_translations, counterparts, with_counterparts
+from embed.util.blas import blas_threads
 
 logger = logging.getLogger(__name__)
 
@@ -358,6 +359,19 @@ class Searcher:
             filters: Document filter, applied with the language filter inside the candidate
                 search.
         """
+        # Every product here is too small to split, and idle BLAS threads spin on the cores
+        # that ONNX Runtime needs for the next query's encoders (docs/decisions.md).
+        with blas_threads(1):
+            return self._search_vectors(embedded, k, lang, queries, filters)
+
+    def _search_vectors(
+        self,
+        embedded: QueryEmbeddings,
+        k: int,
+        lang: str | None,
+        queries: Sequence[str] | None,
+        filters: DocumentFilter | None,
+    ) -> list[list[SearchResult]]:
         count = len(embedded.vectors)
         if len(self.backend) == 0 or count == 0:
             return [[] for _ in range(count)]

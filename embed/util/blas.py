@@ -13,6 +13,8 @@ from typing import Any
 
 @cache
 def _controller() -> Any:
+    # faiss carries an OpenBLAS of its own; loaded first, the controller limits it too.
+    import faiss  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     # Discovering the BLAS libraries is the slow part; done once, each call only sets the limit.

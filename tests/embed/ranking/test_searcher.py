@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_info
 
 from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
+from embed.ranking.channels import CandidateSet, SentenceChannel
+from embed.ranking.query import Query
 from embed.ranking.searcher import Searcher
+from embed.util.blas import blas_threads
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -191,3 +195,22 @@ def test_a_stored_passage_lists_its_translation(searcher: Searcher) -> None:
     row = next(r for r in rows if searcher.backend.chunk(r).paragraph == 2)
     found = [(t.chunk.doc_id, t.chunk.paragraph) for t in searcher.translations(row)]
     assert ("001_5bcb32c10d9a48df", 2) in found
+
+
+def test_the_ranking_runs_numpy_on_one_blas_thread(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    score = SentenceChannel.score
+
+    def spy(channel: SentenceChannel, query: Query, candidates: CandidateSet) -> object:
+        seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+        return score(channel, query, candidates)
+
+    monkeypatch.setattr(SentenceChannel, "score", spy)
+    with blas_threads(2):
+        assert searcher.search("Bortnikov thanked Japarov", k=3)
+        after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert after == [min(2, lib["num_threads"]) for lib in threadpool_info()
+                     if lib["user_api"] == "blas"]  # fmt: skip
