@@ -37,7 +37,9 @@ HERE = Path(__file__).resolve().parent
 _PLAIN = {"center_languages": False, "use_translations": False}
 # The rows before the token channel's own: the default weights without it.
 _BEFORE_TOKENS = {k: v for k, v in DEFAULT_WEIGHTS.items() if k != TOKENS}
-DEFAULT_ROW = "+ token MaxSim, e5 layer 8 (default)"
+DEFAULT_ROW = "+ same-language offset -4 (default)"
+# The rows before the offset's own.
+_NO_OFFSET = {"same_language_offset": 0.0}
 CONFIGS: dict[str, RankingConfig] = {
     "paragraph vector only (e5)": RankingConfig(weights={"dense": 1.0}, **_PLAIN),
     "+ best sentence or clause (e5)": RankingConfig(
@@ -47,12 +49,15 @@ CONFIGS: dict[str, RankingConfig] = {
         weights={k: v for k, v in _BEFORE_TOKENS.items() if k != LEXICAL}, **_PLAIN
     ),
     "+ BM25 on transliterated text, weight 0.2": RankingConfig(weights=_BEFORE_TOKENS, **_PLAIN),
-    "+ language centering": RankingConfig(weights=_BEFORE_TOKENS, use_translations=False),
-    "+ ranking through parallel passages": RankingConfig(weights=_BEFORE_TOKENS),
+    "+ language centering": RankingConfig(
+        weights=_BEFORE_TOKENS, use_translations=False, **_NO_OFFSET
+    ),
+    "+ ranking through parallel passages": RankingConfig(weights=_BEFORE_TOKENS, **_NO_OFFSET),
+    "+ token MaxSim, e5 layer 8": RankingConfig(**_NO_OFFSET),
     DEFAULT_ROW: RankingConfig(),
     "default channels, RRF instead of z-score": RankingConfig(fusion="rrf"),
     # With the default flags, a two-language candidate list keeps only terms of both languages.
-    "BM25 alone (default flags)": RankingConfig(weights={"lexical": 1.0}),
+    "BM25 alone (default flags)": RankingConfig(weights={"lexical": 1.0}, **_NO_OFFSET),
     "BM25 alone, every word, no language corrections": RankingConfig(
         weights={"lexical": 1.0}, **_PLAIN
     ),

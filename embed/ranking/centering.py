@@ -209,6 +209,11 @@ class LanguageCorrection:
         centroids = self.centroids.get(array)
         return None if centroids is None else centroids.offsets(query, self.groups[rows])
 
+    def query_group(self, query: np.ndarray) -> int:
+        """The language group of a query: the one whose passages' mean e5 vector is nearest
+        (the language component that centering removes is what tells it)."""
+        return int(np.argmax(self.centroids[EMBEDDINGS].centroids @ query))
+
     def lexical_terms(self, rows: np.ndarray) -> np.ndarray | None:
         """The terms BM25 may match for these candidates: the shared ones when they hold two
         languages; all (``None``) when they hold one (a ``lang`` filter), as nothing then

@@ -10,7 +10,9 @@ A query goes through a pipeline of small stages, each in its own module:
 4. fusion: the channels' normalised scores, weighted and summed (:mod:`embed.ranking.fusion`);
 5. tokens: the head of that list re-scored token by token (:mod:`embed.ranking.tokens`);
 6. translations: each passage ranks as high as the better of itself and its translation;
-7. results: the ranked passages with their scores, highlights and translations
+7. same-language offset: passages in the query's language lose a fixed offset when the
+   candidates hold two languages (:meth:`~embed.ranking.centering.LanguageCorrection.query_group`);
+8. results: the ranked passages with their scores, highlights and translations
    (:mod:`embed.ranking.results`).
 
 The design and what each stage gains and costs: docs/ranking.md.
@@ -240,6 +242,12 @@ class Searcher:
             self._weight(SECOND) or self._weight(SECOND_SENTENCE)
         )
 
+    @property
+    def _offsets_languages(self) -> bool:
+        """Whether passages in the query's language take the same-language offset (set in
+        z-score units, so not under RRF)."""
+        return bool(self.ranking.same_language_offset) and self.ranking.fusion == "zscore"
+
     @cached_property
     def _correction(self) -> LanguageCorrection | None:
         """The index's language correction, when the ranking corrects for languages."""
@@ -418,6 +426,11 @@ class Searcher:
         final = fused[:own]
         if self.ranking.use_translations:
             final = best_of_translations(self.backend, scored.rows, fused, own)
+        if self._correction is not None and self._offsets_languages:
+            groups = self._correction.groups[scored.rows[:own]]
+            same = groups == self._correction.query_group(query.vector)
+            if same.any() and not same.all():  # a shift of every candidate would change nothing
+                final = final + self.ranking.same_language_offset * same
         order = np.lexsort((-fused[:own], -final))[:k]
         best_spans = highlights.spans if highlights is not None else None
         return [

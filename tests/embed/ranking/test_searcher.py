@@ -214,3 +214,35 @@ def test_the_ranking_runs_numpy_on_one_blas_thread(
     assert seen and set(seen) == {1}
     assert after == [min(2, lib["num_threads"]) for lib in threadpool_info()
                      if lib["user_api"] == "blas"]  # fmt: skip
+
+
+def test_a_query_is_placed_in_the_language_it_is_written_in(searcher: Searcher) -> None:
+    correction = searcher._correction
+    assert correction is not None
+    names = sorted(searcher.languages)  # the groups, in the order language_groups gives them
+    for query, lang in (("Who chaired the meeting in Bishkek?", "en"),
+                        ("Кто председательствовал на встрече в Бишкеке?", "ru")):  # fmt: skip
+        vector = searcher.encoder.encode_queries([query])[0]
+        assert names[correction.query_group(vector)] == lang
+
+
+def test_passages_in_the_querys_language_take_the_offset(searcher: Searcher) -> None:
+    query = "Who chaired the meeting in Bishkek?"
+    offset = searcher.ranking.same_language_offset
+    assert offset < 0
+    plain = _with_ranking(searcher, same_language_offset=0.0)
+    every = len(searcher)
+    before = {
+        (r.chunk.doc_id, r.chunk.paragraph, r.chunk.part): r for r in plain.search(query, every)
+    }
+    after = searcher.search(query, k=every)
+    assert {r.chunk.lang for r in after} == {"en", "ru"}
+    for result in after:
+        shift = (
+            result.score
+            - before[result.chunk.doc_id, result.chunk.paragraph, result.chunk.part].score
+        )
+        assert shift == pytest.approx(offset if result.chunk.lang == "en" else 0.0, abs=1e-5)
+    # Among passages of one language a shared shift would change no order: none is made.
+    english = _with_ranking(searcher, same_language_offset=0.0).search(query, k=5, lang="en")
+    assert [r.score for r in searcher.search(query, k=5, lang="en")] == [r.score for r in english]
