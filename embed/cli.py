@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import logging
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -67,15 +69,44 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+# Long enough for the callback that swallowed an interrupt to return.
+_INTERRUPT_DELAY = 0.05
+
+
+def _interrupting(fallback: Callable[[Any], object]) -> Callable[[Any], None]:
+    """An unraisable-exception hook that raises a swallowed Ctrl-C again in the main thread.
+
+    A KeyboardInterrupt that lands in a weakref callback or a finaliser (an import's module
+    lock, say) cannot propagate: Python prints it and the command would run on. Raised again a
+    moment later from another thread, it reaches the main thread once the callback has returned
+    (and should it land in one again, it comes back here).
+    """
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            later = threading.Timer(_INTERRUPT_DELAY, _thread.interrupt_main)
+            later.daemon = True
+            later.start()
+        else:
+            fallback(unraisable)
+
+    return hook
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn expected failures into a one-line message and a non-zero exit, never a traceback."""
+    """Turn expected failures into a one-line message and a non-zero exit, never a traceback;
+    a Ctrl-C stops the command with exit status 130, wherever it lands."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = _interrupting(previous)
     try:
         yield
     except (BuildError, FilterError, ModelError, StoreError, OSError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted; the previous index is untouched", code=130)
+    finally:
+        sys.unraisablehook = previous
 
 
 def publish_if_asked(settings: EmbedSettings) -> str | None:

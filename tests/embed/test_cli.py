@@ -6,11 +6,15 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+import weakref
 from pathlib import Path
 
 import pytest
+import typer
 from filelock import FileLock
 
+from embed.cli import user_errors
 from embed.index.store import LOCK_FILE
 from tests.conftest import checkout_env
 
@@ -119,3 +123,26 @@ def test_search_results_as_csv_for_spreadsheets(vectors: Path) -> None:
     assert list(rows[0])[:3] == ["rank", "doc_id", "title"] and rows[0]["text"]
     lines = run("search", "Bortnikov", "-k", "2", "--format", "jsonl", "--vectors", str(vectors))
     assert [json.loads(line)["rank"] for line in lines.stdout.splitlines()] == [1, 2]
+
+
+def test_a_ctrl_c_swallowed_by_a_callback_still_stops_the_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Locked:
+        pass
+
+    def callback(_: object) -> None:
+        raise KeyboardInterrupt  # where Python can only print it and go on
+
+    hook = sys.unraisablehook
+    with pytest.raises(typer.Exit) as stopped, user_errors():
+        held = Locked()
+        reference = weakref.ref(held, callback)
+        del held
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the command running on; the interrupt comes here
+            pass
+    assert reference() is None
+    assert stopped.value.exit_code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sys.unraisablehook is hook
