@@ -367,19 +367,6 @@ class Searcher:
             filters: Document filter, applied with the language filter inside the candidate
                 search.
         """
-        # Every product here is too small to split, and idle BLAS threads spin on the cores
-        # that ONNX Runtime needs for the next query's encoders (docs/decisions.md).
-        with blas_threads(1):
-            return self._search_vectors(embedded, k, lang, queries, filters)
-
-    def _search_vectors(
-        self,
-        embedded: QueryEmbeddings,
-        k: int,
-        lang: str | None,
-        queries: Sequence[str] | None,
-        filters: DocumentFilter | None,
-    ) -> list[list[SearchResult]]:
         count = len(embedded.vectors)
         if len(self.backend) == 0 or count == 0:
             return [[] for _ in range(count)]
@@ -387,11 +374,14 @@ class Searcher:
         embedded = embedded._replace(vectors=vectors)
         wanted = max(k, self.ranking.candidates)
         docs = self._allowed_documents(filters) if filters is not None else None
-        found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
-        return [
-            self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
-            for i, candidates in enumerate(found)
-        ]
+        # Every product here is too small to split, and idle BLAS threads spin on the cores
+        # that ONNX Runtime needs for the next query's encoders (docs/decisions.md).
+        with blas_threads(1):
+            found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
+            return [
+                self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
+                for i, candidates in enumerate(found)
+            ]
 
     def _rank(self, candidates: Candidates, query: Query, k: int) -> list[SearchResult]:
         own = len(candidates.rows)
