@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,16 @@ def test_search_results_as_csv_for_spreadsheets(vectors: Path) -> None:
     assert [json.loads(line)["rank"] for line in lines.stdout.splitlines()] == [1, 2]
 
 
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a terminal: a process started in the background
+    of a script ignores it, and then nothing interrupts its main thread, Ctrl-C included."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_raises")
 def test_a_ctrl_c_swallowed_by_a_callback_still_stops_the_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
