@@ -64,8 +64,9 @@ class RankingConfig(BaseModel):
     same_language_offset: float = Field(
         -4.0,
         le=0.0,
-        description="Added to the final score of each passage in the query's own language "
-        "when the candidates hold two languages (0: none; z-score fusion only, in its units). "
+        description="Added to the fused score of each passage in the query's own language, "
+        "translations scored with the candidates included, when the candidates hold two "
+        "languages (0: none; z-score fusion only, in its units). "
         "Centering leaves same-language passages ahead; this offset, fitted on XQuAD-dev mixed "
         "by folds of articles (docs/ranking.md, 'Same-language offset'), takes the rest out.",
     )

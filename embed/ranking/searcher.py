@@ -9,9 +9,9 @@ A query goes through a pipeline of small stages, each in its own module:
    language offset of each passage (:mod:`embed.ranking.centering`);
 4. fusion: the channels' normalised scores, weighted and summed (:mod:`embed.ranking.fusion`);
 5. tokens: the head of that list re-scored token by token (:mod:`embed.ranking.tokens`);
-6. translations: each passage ranks as high as the better of itself and its translation;
-7. same-language offset: passages in the query's language lose a fixed offset when the
+6. same-language offset: passages in the query's language lose a fixed offset when the
    candidates hold two languages (:meth:`~embed.ranking.centering.LanguageCorrection.query_group`);
+7. translations: each passage ranks as high as the better of itself and its translation;
 8. results: the ranked passages with their scores, highlights and translations
    (:mod:`embed.ranking.results`).
 
@@ -413,14 +413,18 @@ class Searcher:
         reported = {name: scores.raw for name, scores in channels.items()}
         if self._tokens is not None and query.tokens is not None:
             fused, reported[TOKENS] = self._tokens.rerank(fused, query.tokens, scored.rows)
+        if self._correction is not None and self._offsets_languages:
+            same = self._correction.groups[scored.rows] == self._correction.query_group(
+                query.vector
+            )
+            # Only the rows that can be results decide (a shift of all of them would change
+            # nothing); their translations take the offset too, so that a passage cannot lose
+            # it by taking the score of its twin in the query's language.
+            if same[:own].any() and not same[:own].all():
+                fused = fused + self.ranking.same_language_offset * same
         final = fused[:own]
         if self.ranking.use_translations:
             final = best_of_translations(self.backend, scored.rows, fused, own)
-        if self._correction is not None and self._offsets_languages:
-            groups = self._correction.groups[scored.rows[:own]]
-            same = groups == self._correction.query_group(query.vector)
-            if same.any() and not same.all():  # a shift of every candidate would change nothing
-                final = final + self.ranking.same_language_offset * same
         order = np.lexsort((-fused[:own], -final))[:k]
         best_spans = highlights.spans if highlights is not None else None
         return [

@@ -8,6 +8,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
+from embed.ingest.chunking import Chunk
 from embed.ranking.channels import CandidateSet, SentenceChannel
 from embed.ranking.query import Query
 from embed.ranking.searcher import Searcher
@@ -230,19 +231,31 @@ def test_passages_in_the_querys_language_take_the_offset(searcher: Searcher) -> 
     query = "Who chaired the meeting in Bishkek?"
     offset = searcher.ranking.same_language_offset
     assert offset < 0
-    plain = _with_ranking(searcher, same_language_offset=0.0)
-    every = len(searcher)
-    before = {
-        (r.chunk.doc_id, r.chunk.paragraph, r.chunk.part): r for r in plain.search(query, every)
-    }
+    every = len(searcher)  # every passage a candidate, so every score is over the same list
+    own = {
+        (r.chunk.doc_id, r.chunk.paragraph, r.chunk.part): r.score
+        for r in _with_ranking(searcher, same_language_offset=0.0, use_translations=False)
+        .search(query, every)
+    }  # fmt: skip
+
+    def key(chunk: Chunk) -> tuple[str, int, int]:
+        return chunk.doc_id, chunk.paragraph, chunk.part
+
+    def offset_score(chunk: Chunk) -> float:
+        return own[key(chunk)] + (offset if chunk.lang == "en" else 0.0)
+
     after = searcher.search(query, k=every)
     assert {r.chunk.lang for r in after} == {"en", "ru"}
+    through_twin = 0
     for result in after:
-        shift = (
-            result.score
-            - before[result.chunk.doc_id, result.chunk.paragraph, result.chunk.part].score
-        )
-        assert shift == pytest.approx(offset if result.chunk.lang == "en" else 0.0, abs=1e-5)
+        twins = [t.chunk for t in result.translations]
+        # A passage ranks as the better of itself and its translations, each offset by its own
+        # language: a Russian passage does not escape the offset through its English twin.
+        expected = max([offset_score(result.chunk)] + [offset_score(t) for t in twins])
+        assert result.score == pytest.approx(expected, abs=1e-5)
+        if result.chunk.lang == "ru" and any(own[key(t)] > own[key(result.chunk)] for t in twins):
+            through_twin += 1
+    assert through_twin  # passages whose twin would have lent them its score unoffset
     # Among passages of one language a shared shift would change no order: none is made.
     english = _with_ranking(searcher, same_language_offset=0.0).search(query, k=5, lang="en")
     assert [r.score for r in searcher.search(query, k=5, lang="en")] == [r.score for r in english]
