@@ -232,14 +232,12 @@ def test_passages_in_the_querys_language_take_the_offset(searcher: Searcher) -> 
     offset = searcher.ranking.same_language_offset
     assert offset < 0
     every = len(searcher)  # every passage a candidate, so every score is over the same list
-    own = {
-        (r.chunk.doc_id, r.chunk.paragraph, r.chunk.part): r.score
-        for r in _with_ranking(searcher, same_language_offset=0.0, use_translations=False)
-        .search(query, every)
-    }  # fmt: skip
 
     def key(chunk: Chunk) -> tuple[str, int, int]:
         return chunk.doc_id, chunk.paragraph, chunk.part
+
+    plain = _with_ranking(searcher, same_language_offset=0.0, use_translations=False)
+    own = {key(r.chunk): r.score for r in plain.search(query, every)}
 
     def offset_score(chunk: Chunk) -> float:
         return own[key(chunk)] + (offset if chunk.lang == "en" else 0.0)
