@@ -78,6 +78,17 @@ def header(title: str) -> str:
     )
 
 
+def article_folds(xquad_dir: Path, folds: int) -> list[int]:
+    """The fold of each XQuAD-dev paragraph, in the benchmarks' paragraph order: its article's,
+    the articles dealt into ``folds`` folds at random (seed 0), so that a fit on some folds is
+    judged on questions of articles it never saw."""
+    data = json.loads((xquad_dir / "xquad-dev.en.json").read_text(encoding="utf-8"))
+    articles = [n for n, article in enumerate(data["data"]) for _ in article["paragraphs"]]
+    order = np.random.default_rng(0).permutation(max(articles) + 1)
+    fold_of_article = {int(article): i % folds for i, article in enumerate(order)}
+    return [fold_of_article[article] for article in articles]
+
+
 def seed_queries() -> list[str]:
     """The hand-written seeds queries (English and Russian)."""
     lines = QUERIES.read_text(encoding="utf-8").splitlines()

@@ -16,23 +16,16 @@ only through a passage's twin), where the offset moves nothing (bench/quality.py
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, header, table
+from _common import ROOT, article_folds, header, table
 
 from embed.evaluation.benchmarks import benchmark_searcher, xquad_mixed
 from embed.evaluation.metrics import CUTOFF, relevant_ranks
 from embed.settings import EmbedSettings, load_encoders
 
 GRID = (0.0, -1.0, -2.0, -2.5, -3.0, -3.5, -4.0, -4.5, -5.0, -6.0)
-
-
-def article_of_paragraph(xquad_dir: Path) -> list[int]:
-    """The article number of each XQuAD-dev paragraph, in the benchmarks' paragraph order."""
-    data = json.loads((xquad_dir / "xquad-dev.en.json").read_text(encoding="utf-8"))
-    return [number for number, article in enumerate(data["data"]) for _ in article["paragraphs"]]
 
 
 def main() -> None:
@@ -44,9 +37,7 @@ def main() -> None:
     settings = EmbedSettings()
     encoder, second = load_encoders(settings)
     workdir = args.workdir or settings.model_cache.parent / "eval"
-    articles = article_of_paragraph(args.data / "xquad-dev")
-    order = np.random.default_rng(0).permutation(max(articles) + 1)
-    fold_of_article = {int(article): i % args.folds for i, article in enumerate(order)}
+    paragraph_folds = article_folds(args.data / "xquad-dev", args.folds)
 
     # ranks[direction][offset]: the answer's rank of each question (0: not in the top 10).
     ranks: dict[str, dict[float, np.ndarray]] = {}
@@ -58,7 +49,7 @@ def main() -> None:
         queries = bench.query_set.queries
         direction = bench.query_set.direction
         folds[direction] = np.array(
-            [fold_of_article[articles[int(q.relevant[0].rsplit("-", 1)[1])]] for q in queries]
+            [paragraph_folds[int(q.relevant[0].rsplit("-", 1)[1])] for q in queries]
         )
         # Whether each answer is written in its question's language (half of them are).
         answer_lang = [

@@ -1,7 +1,7 @@
 """Where "nothing matches well" begins: the best result's scores for questions with and without
 an answer in the corpus, on XQuAD-dev.
 
-    python bench/weak_match.py [--data ../shared/data] [--keep 0.05]
+    python bench/weak_match.py [--data ../shared/data] [--keep 0.05] [--folds 5]
 
 For each direction (en->ru, ru->en, en->en, ru->ru), the target language's XQuAD-dev paragraphs
 are split by parity: the even ones are indexed (by the real ``rebuild-index``, cached under the
@@ -11,25 +11,39 @@ still be there, as in a real archive). For each score of the best result (the fu
 score and each channel's raw score), it prints the threshold below which only ``--keep`` of the
 answerable questions' best results fall, the share of unanswerable questions whose best result
 falls below it (the ones the service can tell "nothing matches well"), and the area under the
-ROC curve of that score as a detector of unanswerable questions. Then, for each pair of channels,
-the two thresholds (from a grid of quantiles of the answerable questions' scores) that together
-flag the most unanswerable questions while flagging at most ``--keep`` of the answerable ones,
-a question being flagged when both of its best result's scores are below their thresholds.
+ROC curve of that score as a detector of unanswerable questions.
+
+Then, for a few sets of channels, a logistic regression over the best result's raw scores,
+judged by folds of articles (``--folds``, dealt at random with seed 0): each fold's questions are
+scored by the rule fitted on the other folds, flagged below the score under which ``--keep`` of
+those folds' answerable questions fall. It prints the out-of-fold shares flagged and AUC, and
+the rule fitted on every question in the units of ``RankingConfig.weak_weights`` and
+``weak_below`` (the first channel weighing 1).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, header, table
+from _common import ROOT, article_folds, header, table
+from sklearn.linear_model import LogisticRegression
 
 from embed.evaluation.benchmarks import Benchmark, _read_parallel_xquad, benchmark_searcher
 from embed.evaluation.metrics import LabelledQuery, QuerySet
 from embed.settings import EmbedSettings, load_encoders
 
 DIRECTIONS = (("en", "ru"), ("ru", "en"), ("en", "en"), ("ru", "ru"))
+# Raw cosines only: they mean the same on any corpus, where BM25's scale depends on it.
+COMBINATIONS = (
+    ("second_sentence",),
+    ("second_sentence", "dense_sentence"),
+    ("second_sentence", "dense_sentence", "second"),
+    ("second_sentence", "dense_sentence", "tokens"),
+    ("second_sentence", "dense_sentence", "second", "dense", "tokens"),
+)
 
 
 def half_corpus(data: Path, source: str, target: str) -> tuple[Benchmark, list[bool]]:
@@ -55,12 +69,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--keep", type=float, default=0.05, help="answerable share flagged")
+    parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     settings = EmbedSettings()
     encoder, second = load_encoders(settings)
     workdir = settings.model_cache.parent / "eval"
+    paragraph_folds = article_folds(args.data / "xquad-dev", args.folds)
     best: dict[str, list[float]] = {}
     answerable: list[bool] = []
+    folds: list[int] = []
     correct = 0
     for source, target in DIRECTIONS:
         bench, has_answer = half_corpus(args.data, source, target)
@@ -74,6 +91,7 @@ def main() -> None:
             for channel, value in top.scores.items():
                 best.setdefault(channel, []).append(value)
             answerable.append(known)
+            folds.append(paragraph_folds[int(query.relevant[0].rsplit("-", 1)[1])])
             correct += known and top.chunk.doc_id in query.relevant
     known = np.array(answerable)
     rows = []
@@ -88,12 +106,6 @@ def main() -> None:
                 "AUC": f"{auc(scores[~known], scores[known]):.3f}",
             }
         )
-    pairs = []
-    channels = [name for name in best if name != "fused score"]
-    for i, first in enumerate(channels):
-        for second_channel in channels[i + 1 :]:
-            pairs.append(both_below(first, second_channel, best, known, args.keep))
-    pairs.sort(key=lambda row: float(str(row["unanswerable below both"]).rstrip("%")), reverse=True)
     print(
         header(
             f"bench/weak_match.py: {int(known.sum())} answerable and {int((~known).sum())} "
@@ -103,27 +115,57 @@ def main() -> None:
     )
     print(table(rows))
     print()
-    print(table(pairs[:5]))
+    print(
+        table(
+            [
+                combination_row(channels, best, known, np.array(folds), args.keep)
+                for channels in COMBINATIONS
+                if all(channel in best for channel in channels)
+            ]
+        )
+    )
 
 
-def both_below(
-    first: str, second: str, best: dict[str, list[float]], known: np.ndarray, keep: float
+def fit(features: np.ndarray, known: np.ndarray, keep: float) -> tuple[np.ndarray, float]:
+    """A logistic regression's weights over ``features`` and the score under which ``keep`` of
+    the answerable rows fall, in the features' own units."""
+    # Standardised, so that the regularisation weighs every channel alike.
+    spread = features.std(axis=0)
+    model = LogisticRegression(max_iter=1000).fit(features / spread, known)
+    weights = model.coef_[0] / spread
+    scores = features @ weights
+    return weights, float(np.quantile(scores[known], keep))
+
+
+def combination_row(
+    channels: Sequence[str],
+    best: dict[str, list[float]],
+    known: np.ndarray,
+    folds: np.ndarray,
+    keep: float,
 ) -> dict[str, object]:
-    """The thresholds of two channels that flag the most unanswerable questions (both scores
-    below) while flagging at most ``keep`` of the answerable ones."""
-    a, b = np.array(best[first]), np.array(best[second])
-    grid = np.linspace(keep, 0.5, 46)
-    found: tuple[float, float, float] = (0.0, 0.0, -1.0)
-    for qa in grid:
-        for qb in grid:
-            ta, tb = np.quantile(a[known], qa), np.quantile(b[known], qb)
-            flagged = (a < ta) & (b < tb)
-            if flagged[known].mean() <= keep and flagged[~known].mean() > found[2]:
-                found = (float(ta), float(tb), float(flagged[~known].mean()))
+    """Out-of-fold shares flagged and AUC of the rule over ``channels``, and that rule fitted on
+    every question."""
+    features = np.column_stack([best[channel] for channel in channels])
+    flagged = np.zeros(len(known), dtype=bool)
+    scores = np.zeros(len(known))
+    for fold in np.unique(folds):
+        held = folds == fold
+        weights, threshold = fit(features[~held], known[~held], keep)
+        # Measured from each fold's own threshold, so that the folds' scores pool into one AUC.
+        scores[held] = features[held] @ weights - threshold
+        flagged[held] = scores[held] < 0
+    weights, threshold = fit(features, known, keep)
     return {
-        "channels": f"{first} and {second}",
-        "thresholds": f"{found[0]:.4f}, {found[1]:.4f}",
-        "unanswerable below both": f"{found[2]:.1%}",
+        "channels": " + ".join(channels),
+        "unanswerable flagged": f"{flagged[~known].mean():.1%}",
+        "answerable flagged": f"{flagged[known].mean():.1%}",
+        "AUC": f"{auc(scores[~known], scores[known]):.3f}",
+        "weak_weights (all questions)": ", ".join(
+            f"{channel} {weight / weights[0]:.3f}"
+            for channel, weight in zip(channels, weights, strict=True)
+        ),
+        "weak_below": f"{threshold / weights[0]:.4f}",
     }
 
 

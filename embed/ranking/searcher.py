@@ -224,13 +224,17 @@ class Searcher:
         return counterparts(self.backend, row)
 
     def is_weak(self, results: Sequence[SearchResult]) -> bool:
-        """Whether nothing matches well: there is no result, or the best one's
-        :attr:`RankingConfig.weak_channel` score is below :attr:`RankingConfig.weak_below`
-        (never, when the ranking has no such channel)."""
+        """Whether nothing matches well: there is no result, or the best one's raw scores,
+        weighted by :attr:`RankingConfig.weak_weights` and summed, fall below
+        :attr:`RankingConfig.weak_below` (never, when the weights are empty or name a channel
+        the ranking lacks)."""
         if not results:
             return True
-        score = results[0].scores.get(self.ranking.weak_channel)
-        return score is not None and score < self.ranking.weak_below
+        weights, scores = self.ranking.weak_weights, results[0].scores
+        if not weights or not weights.keys() <= scores.keys():
+            return False
+        total = sum(weight * scores[name] for name, weight in weights.items())
+        return total < self.ranking.weak_below
 
     def _weight(self, channel: str) -> float:
         return self.ranking.weights.get(channel, 0.0)

@@ -183,12 +183,22 @@ def test_a_new_ranking_on_a_searcher_takes_effect_at_once(searcher: Searcher) ->
     assert set(after[0].scores) == {"dense"} != set(before[0].scores)
 
 
-def test_a_weak_answer_is_told_by_the_configured_channel_only(searcher: Searcher) -> None:
+def test_a_weak_answer_is_told_by_the_configured_channels_only(searcher: Searcher) -> None:
     found = searcher.search("how to repair a bicycle tire", k=3)
     assert searcher.is_weak(found) and searcher.is_weak([])
     assert not searcher.is_weak(searcher.search("Bortnikov thanked Japarov", k=3))
-    unknown = searcher.ranking.model_copy(update={"weak_channel": "no-such-channel"})
-    assert not Searcher(searcher.backend, searcher.encoder, searcher.second, unknown).is_weak(found)
+
+    def weak(weights: dict[str, float], below: float) -> bool:
+        ranking = searcher.ranking.model_copy(update={"weak_weights": weights, "weak_below": below})
+        return Searcher(searcher.backend, searcher.encoder, searcher.second, ranking).is_weak(found)
+
+    assert not weak({"second_sentence": 1.0, "no-such-channel": 1.0}, 10.0)
+    assert not weak({}, 10.0)
+    # The weighted sum of the best result's raw scores, against the threshold.
+    raw = found[0].scores
+    total = raw["second_sentence"] + 2 * raw["dense_sentence"]
+    assert not weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total - 1e-6)
+    assert weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total + 1e-6)
 
 
 def test_a_stored_passage_lists_its_translation(searcher: Searcher) -> None:
