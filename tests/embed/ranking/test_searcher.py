@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_info
 from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
 from embed.ingest.chunking import Chunk
 from embed.ranking.channels import CandidateSet, SentenceChannel
+from embed.ranking.fusion import E5_WEAK_BELOW, E5_WEAK_WEIGHTS
 from embed.ranking.query import Query
 from embed.ranking.searcher import Searcher
 from embed.util.blas import blas_threads
@@ -199,6 +200,16 @@ def test_a_weak_answer_is_told_by_the_configured_channels_only(searcher: Searche
     total = raw["second_sentence"] + 2 * raw["dense_sentence"]
     assert not weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total - 1e-6)
     assert weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total + 1e-6)
+
+
+def test_without_the_second_encoder_e5s_rule_still_tells_a_weak_answer(searcher: Searcher) -> None:
+    ranking = searcher.ranking.model_copy(
+        update={"weak_weights": E5_WEAK_WEIGHTS, "weak_below": E5_WEAK_BELOW}
+    )
+    alone = Searcher(searcher.backend, searcher.encoder, None, ranking)
+    found = alone.search("how to repair a bicycle tire", k=3)
+    assert "second_sentence" not in found[0].scores and alone.is_weak(found)
+    assert not alone.is_weak(alone.search("Bortnikov thanked Japarov", k=3))
 
 
 def test_a_stored_passage_lists_its_translation(searcher: Searcher) -> None:
