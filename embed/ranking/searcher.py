@@ -223,16 +223,20 @@ class Searcher:
         linked when the index was built)."""
         return counterparts(self.backend, row)
 
-    def is_weak(self, results: Sequence[SearchResult]) -> bool:
+    def is_weak(self, results: Sequence[SearchResult]) -> bool | None:
         """Whether nothing matches well: there is no result, or the best one's raw scores,
         weighted by :attr:`RankingConfig.weak_weights` and summed, fall below
-        :attr:`RankingConfig.weak_below` (never, when the weights are empty or name a channel
-        the ranking lacks)."""
+        :attr:`RankingConfig.weak_below`.
+
+        Returns:
+            ``None`` (not judged) when there are results but the weights are empty or name a
+            channel the ranking lacks.
+        """
         if not results:
             return True
         weights, scores = self.ranking.weak_weights, results[0].scores
         if not weights or not weights.keys() <= scores.keys():
-            return False
+            return None
         total = sum(weight * scores[name] for name, weight in weights.items())
         return total < self.ranking.weak_below
 

@@ -189,17 +189,18 @@ def test_a_weak_answer_is_told_by_the_configured_channels_only(searcher: Searche
     assert searcher.is_weak(found) and searcher.is_weak([])
     assert not searcher.is_weak(searcher.search("Bortnikov thanked Japarov", k=3))
 
-    def weak(weights: dict[str, float], below: float) -> bool:
+    def weak(weights: dict[str, float], below: float) -> bool | None:
         ranking = searcher.ranking.model_copy(update={"weak_weights": weights, "weak_below": below})
         return Searcher(searcher.backend, searcher.encoder, searcher.second, ranking).is_weak(found)
 
-    assert not weak({"second_sentence": 1.0, "no-such-channel": 1.0}, 10.0)
-    assert not weak({}, 10.0)
+    # Without a rule for every channel it names, an answer is not judged; no result still is.
+    assert weak({"second_sentence": 1.0, "no-such-channel": 1.0}, 10.0) is None
+    assert weak({}, 10.0) is None
     # The weighted sum of the best result's raw scores, against the threshold.
     raw = found[0].scores
     total = raw["second_sentence"] + 2 * raw["dense_sentence"]
-    assert not weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total - 1e-6)
-    assert weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total + 1e-6)
+    assert weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total - 1e-6) is False
+    assert weak({"second_sentence": 1.0, "dense_sentence": 2.0}, total + 1e-6) is True
 
 
 def test_without_the_second_encoder_e5s_rule_still_tells_a_weak_answer(searcher: Searcher) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from embed.ingest.layout import normalize_space
+from service.settings import ServiceSettings
+from tests.service.conftest import make_settings
 
 BORTNIKOV_RU = "001_5bcb32c10d9a48df"
 BORTNIKOV_EN = "000_ede25ed87fc7c0a3"
@@ -331,3 +334,22 @@ def test_the_answer_says_when_nothing_matches_well(client: TestClient) -> None:
     assert [entry["weak_match"] for entry in batch["results"]] == [False, True]
     nothing = client.get("/search", params={"q": EN_QUERY, "date_from": "2030-01-01"}).json()
     assert nothing["results"] == [] and nothing["weak_match"] is True
+
+
+def test_without_a_weak_rule_answers_are_not_judged(
+    client: TestClient,
+    app_client: Callable[[ServiceSettings], TestClient],
+    seed_vectors: Path,
+    seeds_copy: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(seed_vectors, seeds_copy, ranking={"weak_weights": {}})
+    unjudged = app_client(settings)
+    assert any("weak_match null" in r.getMessage() for r in caplog.records)
+    cake = {"q": "recipe for chocolate cake with strawberries", "k": 3}
+    for params in ({"q": EN_QUERY, "k": 3}, cake):
+        answer = unjudged.get("/search", params=params).json()
+        assert answer["weak_match"] is None and len(answer["results"]) == 3, params
+    note = 'class="weak-match"'
+    assert note in client.get("/", params=cake).text
+    assert note not in unjudged.get("/", params=cake).text
