@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from embed.evaluation.metrics import LabelledQuery
 from embed.util.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +88,12 @@ def article_folds(xquad_dir: Path, folds: int) -> list[int]:
     order = np.random.default_rng(0).permutation(max(articles) + 1)
     fold_of_article = {int(article): i % folds for i, article in enumerate(order)}
     return [fold_of_article[article] for article in articles]
+
+
+def query_fold(query: LabelledQuery, paragraph_folds: Sequence[int]) -> int:
+    """The fold of ``query``'s answer, from :func:`article_folds` (an XQuAD-dev benchmark's
+    document ids end in the paragraph's number)."""
+    return paragraph_folds[int(query.relevant[0].rsplit("-", 1)[1])]
 
 
 def seed_queries() -> list[str]:

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, article_folds, header, table
+from _common import ROOT, article_folds, header, query_fold, table
 
 from embed.evaluation.benchmarks import benchmark_searcher, xquad_mixed
 from embed.evaluation.metrics import CUTOFF, relevant_ranks
@@ -48,9 +48,7 @@ def main() -> None:
         searcher, _ = benchmark_searcher(bench, workdir, encoder, second, settings.ranking)
         queries = bench.query_set.queries
         direction = bench.query_set.direction
-        folds[direction] = np.array(
-            [paragraph_folds[int(q.relevant[0].rsplit("-", 1)[1])] for q in queries]
-        )
+        folds[direction] = np.array([query_fold(q, paragraph_folds) for q in queries])
         # Whether each answer is written in its question's language (half of them are).
         answer_lang = [
             searcher.backend.chunk(searcher.backend.document_rows(q.relevant[0])[0]).lang

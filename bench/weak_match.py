@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, article_folds, header, table
+from _common import ROOT, article_folds, header, query_fold, table
 from sklearn.linear_model import LogisticRegression
 
 from embed.evaluation.benchmarks import Benchmark, _read_parallel_xquad, benchmark_searcher
@@ -87,16 +87,16 @@ def main() -> None:
         bench, has_answer = half_corpus(args.data, source, target)
         searcher, _ = benchmark_searcher(bench, workdir, encoder, second, settings.ranking)
         texts = [query.query for query in bench.query_set.queries]
-        for query, results, known in zip(
+        for query, results, in_corpus in zip(
             bench.query_set.queries, searcher.search_batch(texts, k=1), has_answer, strict=True
         ):
             top = results[0]
             best.setdefault("fused score", []).append(top.score)
             for channel, value in top.scores.items():
                 best.setdefault(channel, []).append(value)
-            answerable.append(known)
-            folds.append(paragraph_folds[int(query.relevant[0].rsplit("-", 1)[1])])
-            correct += known and top.chunk.doc_id in query.relevant
+            answerable.append(in_corpus)
+            folds.append(query_fold(query, paragraph_folds))
+            correct += in_corpus and top.chunk.doc_id in query.relevant
     known = np.array(answerable)
     rows = []
     for signal, values in best.items():
