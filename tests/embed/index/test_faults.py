@@ -204,13 +204,18 @@ def test_sigkill_at_random_moments_never_breaks_the_live_index(
         before = _snapshot(vectors, query)
         doc_id = _new_article(seeds, trial)
         pid = worker.start(seeds, vectors, tmp_path / f"kill{trial}.err")
-        time.sleep(rng.uniform(0.05, duration))
+        delay = rng.uniform(0.05, duration)
+        time.sleep(delay)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         code = worker.wait(pid)
         after = _snapshot(vectors, query)
         if code == -signal.SIGKILL:
             killed += 1
+        else:
+            # Rebuilds here ran faster than calibrated (a loaded calibration, a warmer cache):
+            # later kills are drawn within the time this one is known to have taken at most.
+            duration = min(duration, delay)
         if after[0] == before[0]:
             assert after == before, f"trial {trial}: the live build changed its answers"
         else:  # the kill came after the switch: the new build must be whole and hold the article
