@@ -4,18 +4,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint browser
+# setuptools' default editable install (a meta path finder) always ends with a warning that a
+# folder named like the package in the working directory may shadow it: here that folder is the
+# package itself, so the warning says nothing and only that message is filtered out.
+# (editable_mode=compat is no way out: it warns that the compat mode is deprecated instead.)
+PIP_EDITABLE := PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(BIN)/pip install -q -e
 
-# torch is installed first and pinned: an unpinned torch resolves to a multi-GB CUDA build, while
-# 2.13.0 is the CPU build this machine keeps on disk.
-$(VENV)/.installed: pyproject.toml
+.PHONY: install install-test serve test lint browser
+
+# The runtime, which is all `make serve` needs. torch is installed first and pinned: an unpinned
+# torch resolves to a multi-GB CUDA build, while 2.13.0 is the CPU build this machine keeps on disk.
+$(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(PIP_EDITABLE) .
 	touch $@
 
-install: $(VENV)/.installed
+# The test extras on top (pytest, Playwright, Milvus, Ray, ...) for `make test` and `make lint`.
+$(VENV)/.test: $(VENV)/.runtime pyproject.toml
+	$(PIP_EDITABLE) '.[test]'
+	touch $@
+
+install: $(VENV)/.runtime
+
+install-test: $(VENV)/.test
 
 serve: install
 	$(BIN)/xlsearch serve --watch
@@ -24,8 +37,8 @@ serve: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy embed service
 
-test: install browser
+test: install-test browser
 	$(BIN)/python -m pytest -q

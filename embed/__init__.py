@@ -15,7 +15,7 @@ The stages, in the order data flows through them: :mod:`embed.ingest` (documents
 :mod:`embed.models` (encoders), :mod:`embed.index` (builds), :mod:`embed.ranking` (queries).
 """
 
-from embed.index.build import BuildError, BuildSummary, rebuild_index
+from embed.index.build import BuildError, BuildSummary, SeedsMismatch, rebuild_index
 from embed.index.factory import BuildSource
 from embed.index.format import (
     BackendUnavailable,
@@ -24,13 +24,14 @@ from embed.index.format import (
     ModelEntry,
     ModelMismatchError,
     SecondModelEntry,
+    SkippedSeed,
     StoreError,
 )
 from embed.index.store import current_build
 from embed.ingest.chunking import Chunk
 from embed.models.encoder import Encoder, TextEncoder
 from embed.models.install import ModelError
-from embed.ranking.filters import DocumentFilter, FilterError
+from embed.ranking.filters import DocumentFilter, FilterError, FilterValues
 from embed.ranking.fusion import RankingConfig
 from embed.ranking.query import QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
@@ -49,6 +50,7 @@ __all__ = [
     "EmbedSettings",
     "Encoder",
     "FilterError",
+    "FilterValues",
     "Manifest",
     "ModelEntry",
     "ModelError",
@@ -58,6 +60,8 @@ __all__ = [
     "SearchResult",
     "Searcher",
     "SecondModelEntry",
+    "SeedsMismatch",
+    "SkippedSeed",
     "StoreError",
     "StoredDocument",
     "TextEncoder",

@@ -1,10 +1,12 @@
-"""The ``xlsearch`` command: rebuild-index, search, serve, model install."""
+"""The ``xlsearch`` commands that need no service: rebuild-index, eval, model install
+(:mod:`service.cli` adds ``serve`` and ``search``)."""
 
 from __future__ import annotations
 
 import _thread
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -17,10 +19,10 @@ import typer
 
 from embed.index.build import BuildError, BuildSummary, rebuild_index
 from embed.index.format import StoreError
-from embed.models.install import ModelError, install_default_model
-from embed.ranking.filters import DocumentFilter, FilterError
+from embed.models.install import DEFAULT_MODEL, ModelError, install_default_model
+from embed.ranking.filters import FilterError
 from embed.settings import EmbedSettings
-from embed.util.tables import markdown_table, write_csv
+from embed.util.tables import markdown_table
 from embed.util.text import cyrillic_share
 
 if TYPE_CHECKING:
@@ -39,22 +41,33 @@ app = typer.Typer(
 model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
+# The defaults shown are the settings' (an XLSEARCH_* variable overrides them).
 SeedsOpt = Annotated[
-    Path | None, typer.Option("--seeds", help="Folder of seeds (.txt, .md, .html, .htm, .pdf).")
+    Path | None,
+    typer.Option(
+        "--seeds", help="Folder of seeds (.txt, .md, .html, .htm, .pdf).", show_default="seeds"
+    ),
 ]
-VectorsOpt = Annotated[Path | None, typer.Option("--vectors", help="Index folder.")]
+VectorsOpt = Annotated[
+    Path | None, typer.Option("--vectors", help="Index folder.", show_default="vectors")
+]
 ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="sentence-transformers model name or local path.")
+    str | None,
+    typer.Option(
+        "--model",
+        help="sentence-transformers model name or local path.",
+        show_default=DEFAULT_MODEL,
+    ),
 ]
-# The columns of `search --format csv`: what a spreadsheet needs to read and cite a passage.
-_CSV_COLUMNS = ("rank", "doc_id", "title", "lang", "date", "paragraph", "score", "text")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
 BackendOpt = Annotated[
     Literal["local", "milvus"] | None,
     typer.Option(
         "--backend",
         help="local (the FAISS build in the index folder) or milvus (that build, published to "
-        "Milvus); default: local.",
+        "Milvus).",
+        show_default="local",
     ),
 ]
 MilvusUriOpt = Annotated[str | None, typer.Option("--milvus-uri", help="The Milvus server.")]
@@ -64,7 +77,8 @@ MilvusCollectionOpt = Annotated[
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -102,9 +116,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (BuildError, FilterError, ModelError, StoreError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted; the previous index is untouched", code=130)
+        fail("interrupted; the previous index is untouched", code=130)
     finally:
         sys.unraisablehook = previous
 
@@ -133,11 +147,16 @@ def _settings(**overrides: Path | str | None) -> EmbedSettings:
 
 
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr, warnings only unless ``verbose``: the logging set-up of every command.
+    """Log to stderr, warnings only unless ``verbose``, and progress bars only when stderr is a
+    terminal: the logging set-up of every command.
 
     Args:
         verbose: Log progress details (INFO) as well.
     """
+    if not sys.stderr.isatty():
+        # Progress bars belong on a terminal: in a log each redraw is one more line. The
+        # models' loaders read this when they are imported (after this, on first use).
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -172,6 +191,7 @@ def run_rebuild(
     progress: bool,
     wait: float = 0.0,
     encoders: tuple[Encoder, TextEncoder | None] | None = None,
+    keep_seeds: bool = False,
 ) -> BuildSummary:
     """Rebuild the index described by ``settings`` (shared by ``rebuild-index`` and ``serve``).
 
@@ -181,6 +201,7 @@ def run_rebuild(
         wait: Seconds to wait for another rebuild's lock.
         encoders: The models to embed with, when the caller has them already (``serve``
             then searches with the same ones); made from ``settings`` otherwise.
+        keep_seeds: Refuse to rebuild an index of another seeds folder.
     """
     from embed.settings import load_encoders, passage_engine
 
@@ -199,6 +220,7 @@ def run_rebuild(
             progress=progress,
             wait=wait,
             max_seed_bytes=settings.max_seed_bytes,
+            keep_seeds=keep_seeds,
         )
     finally:
         for model in models:
@@ -236,75 +258,11 @@ def rebuild_index_command(
         backend=backend, milvus_uri=milvus_uri, milvus_collection=milvus_collection,
     )  # fmt: skip
     with user_errors():
-        summary = run_rebuild(settings, progress=not as_json or sys.stderr.isatty(), wait=wait)
+        summary = run_rebuild(settings, progress=sys.stderr.isatty(), wait=wait)
         published = publish_if_asked(settings)
     _print_summary(summary, settings.vectors_dir, as_json)
     if published and not as_json:
         typer.echo(published)
-
-
-@app.command()
-def search(
-    query: Annotated[str, typer.Argument(help="What to look for, in any language.")],
-    k: Annotated[int, typer.Option("-k", min=1, max=100, help="Number of results.")] = 5,
-    lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
-    doc: Annotated[
-        list[str] | None,
-        typer.Option(help="Only passages of this document (its id); repeat for several."),
-    ] = None,
-    source: Annotated[
-        str | None, typer.Option(help="Only documents of this publisher or site (e.g. tass.ru).")
-    ] = None,
-    date_from: Annotated[
-        str | None, typer.Option(help="Only documents dated this day or later (YYYY-MM-DD).")
-    ] = None,
-    date_to: Annotated[
-        str | None, typer.Option(help="Only documents dated this day or earlier (YYYY-MM-DD).")
-    ] = None,
-    vectors: VectorsOpt = None,
-    model: ModelOpt = None,
-    as_json: JsonOpt = False,
-    output: Annotated[
-        Literal["text", "json", "jsonl", "csv"],
-        typer.Option(
-            "--format",
-            help="text (for people), json (one array), jsonl (one result per line) or csv "
-            "(a header row, then rank, doc_id, title, lang, date, paragraph, score, text).",
-        ),
-    ] = "text",
-) -> None:
-    """Search the index from the command line."""
-    setup_logging(False)
-    if not query.strip():
-        _fail("the query is empty")
-    settings = _settings(vectors_dir=vectors, model=model)
-    with user_errors():
-        from embed.ranking.searcher import Searcher
-        from embed.settings import load_encoders
-
-        filters = DocumentFilter.parse(doc, source, date_from, date_to)
-        encoder, second = load_encoders(settings)
-        searcher = Searcher.load(settings.vectors_dir, encoder, second, settings.ranking)
-        results = searcher.search(query, k=k, lang=lang, filters=filters)
-    rows = [
-        {"rank": r.rank, "score": r.score, "scores": r.scores, **vars(r.chunk)} for r in results
-    ]
-    if as_json or output == "json":
-        typer.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    if output == "jsonl":
-        for row in rows:
-            typer.echo(json.dumps(row, ensure_ascii=False))
-        return
-    if output == "csv":
-        write_csv(sys.stdout, rows, _CSV_COLUMNS, lineterminator="\n")
-        return
-    if searcher.is_weak(results):
-        typer.echo("Nothing in the index matches this query well; the closest passages:")
-    for r in results:
-        where = f"{r.chunk.doc_id}#p{r.chunk.paragraph}"
-        typer.echo(f"{r.rank:>2}. {r.score:.3f} [{r.chunk.lang}] {where}  {r.chunk.title}")
-        typer.echo(f"    {r.chunk.text[:300]}")
 
 
 @app.command("eval")

@@ -11,9 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embed import BackendUnavailable, Encoder, TextEncoder, build_source, load_encoders
 from service.metrics import Metrics, reload_and_count, reload_counted
@@ -70,6 +72,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             ),
         },
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an HTTP error, except for a JSON body that is not UTF-8: FastAPI's
+    parser calls that a 400 "error parsing the body", which is invalid input (422) that can be
+    named."""
+    assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(cause, UnicodeDecodeError):
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content={"detail": f"the request body is not valid UTF-8 (byte {cause.start})"},
+        )
+    return await http_exception_handler(request, exc)
 
 
 async def _backend_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -178,6 +194,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(BackendUnavailable, _backend_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:

@@ -16,6 +16,9 @@ CSV_COLUMNS = (
     "rank", "doc_id", "title", "lang", "date", "paragraph", "page", "score", "text", "link",
 )  # fmt: skip
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+# Excel reads a CSV without a byte-order mark in the system's legacy code page, and Cyrillic
+# comes out as mojibake; with one it reads UTF-8 (and other readers skip it).
+BOM = "\ufeff"
 
 
 def negotiated(requested: ResultFormat | None, accept: str | None) -> ResultFormat:
@@ -46,11 +49,22 @@ def export_batch(answers: list[QueryResults], format: ResultFormat) -> Response:
     return _rows(rows, format, ("query", *CSV_COLUMNS))
 
 
+def hits_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] = CSV_COLUMNS) -> str:
+    """Result rows (:class:`SearchHit` dumped to JSON types) as CSV, byte-order mark first: the
+    API's and the command line's CSV."""
+    out = io.StringIO()
+    out.write(BOM)
+    write_csv(out, rows, columns)
+    return out.getvalue()
+
+
 def _rows(rows: list[dict[str, Any]], format: ResultFormat, columns: tuple[str, ...]) -> Response:
     if format == "jsonl":
         body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     else:
-        out = io.StringIO()
-        write_csv(out, rows, columns)
-        body = out.getvalue()
-    return Response(content=body, media_type=_MEDIA_TYPES[format])
+        body = hits_csv(rows, columns)
+    return Response(
+        content=body,
+        media_type=_MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="xlsearch-results.{format}"'},
+    )

@@ -201,6 +201,13 @@ _WEAK = (
 )
 
 
+_FILTER_NOTE = (
+    "Why there are no results when the filters (`doc`, `source`, `date_from`, `date_to`) allow "
+    "no document of the index, e.g. \"no document matches every filter: source 'kabar.kg' "
+    'matches 0 of 5 documents (no document has a publisher or a source URL)"; null otherwise.'
+)
+
+
 class SearchResponse(BaseModel):
     """The answer to one query."""
 
@@ -208,6 +215,7 @@ class SearchResponse(BaseModel):
     took_ms: float = Field(description="Time spent answering, in milliseconds.")
     build: str = Field(description="The index build that answered.")
     weak_match: bool | None = Field(description=_WEAK)
+    filter_note: str | None = Field(None, description=_FILTER_NOTE)
     results: list[SearchHit] = Field(description="The passages, best first.")
 
 
@@ -224,6 +232,7 @@ class BatchSearchResponse(BaseModel):
 
     took_ms: float = Field(description="Time spent answering the whole batch, in milliseconds.")
     build: str = Field(description="The index build that answered every query of the batch.")
+    filter_note: str | None = Field(None, description=_FILTER_NOTE)
     results: list[QueryResults] = Field(description="One entry per query, in request order.")
 
 
@@ -291,6 +300,13 @@ class WatchOut(BaseModel):
     failed_at: str | None = Field(description="When that failure happened (ISO 8601, UTC).")
 
 
+class SkippedOut(BaseModel):
+    """A seed the served index could not include."""
+
+    source: str = Field(description="The file, relative to the seeds folder.")
+    reason: str = Field(description="Why it could not be indexed.")
+
+
 class HealthResponse(BaseModel):
     """State of the service and of the index it serves."""
 
@@ -318,6 +334,19 @@ class HealthResponse(BaseModel):
         description="Parts of the served build that this version makes differently (model, "
         "second_model, tokens, chunking, lexical, alignment): it is ranked without them until "
         "`xlsearch rebuild-index` makes them anew. Empty when the build is current."
+    )
+    seeds: str | None = Field(
+        None,
+        description="The seeds folder the served index was built from (absolute); null for a "
+        "build from before it was recorded.",
+    )
+    location: str = Field(
+        "", description="Where the index is read: its folder (absolute), or the Milvus server."
+    )
+    skipped: list[SkippedOut] = Field(
+        default_factory=list,
+        description="Seeds of that folder that could not be indexed, each with why (empty, not "
+        "text of an encoding that can be told, damaged, ...); the rest is served.",
     )
     error: LoadErrorOut | None = Field(description="The last failure to load a newer index.")
     watch: WatchOut = Field(description="The seeds watch and its last rebuild.")

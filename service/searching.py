@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
@@ -22,13 +24,37 @@ def _has_text(query: str) -> bool:
     return any(ch.isprintable() and not ch.isspace() for ch in query)
 
 
-def check_queries(queries: Sequence[str], settings: ServiceSettings, batch: bool = False) -> None:
-    """Refuse blank or over-long queries, and batches over the size limit.
+# Tabs and line breaks come with pasted text and read as spaces; any other control character
+# (NUL, escape, DEL, ...) is no part of a question.
+_SPACE_CONTROLS = frozenset("\t\n\r")
+
+
+def _bad_character(query: str) -> str | None:
+    """Why ``query`` is not text to search, or ``None`` when it is.
+
+    Invalid UTF-8 in a query string arrives as U+FFFD (the decoder's replacement character),
+    and an unpaired surrogate (a JSON ``\\ud800``) encodes to no UTF-8 at all.
+    """
+    for position, ch in enumerate(query):
+        category = unicodedata.category(ch)
+        if ch == "\ufffd" or category == "Cs":
+            return f"is not valid UTF-8 text (at character {position})"
+        if category == "Cc" and ch not in _SPACE_CONTROLS:
+            return f"holds the control character U+{ord(ch):04X} (at character {position})"
+    return None
+
+
+def check_queries(
+    queries: Sequence[str], settings: ServiceSettings, batch: bool = False, name: str = "q"
+) -> None:
+    """Refuse blank, over-long or malformed queries (control characters, invalid UTF-8), and
+    batches over the size limit.
 
     Args:
         queries: The queries of one request.
         settings: Where the limits come from.
         batch: The queries came as the ``queries`` list of a batch rather than as ``q``.
+        name: What a single query is called in messages.
 
     Raises:
         HTTPException: 422 naming the first bad query and what is wrong with it.
@@ -39,9 +65,12 @@ def check_queries(queries: Sequence[str], settings: ServiceSettings, batch: bool
         )
     limit = settings.max_query_chars
     for position, query in enumerate(queries):
-        field = f"queries[{position}]" if batch else "q"
+        field = f"queries[{position}]" if batch else name
         if not _has_text(query):
             raise _invalid(f"{field} is empty: give some text to search for")
+        bad = _bad_character(query)
+        if bad is not None:
+            raise _invalid(f"{field} {bad}; send the query as UTF-8 text")
         if len(query) > limit:
             raise _invalid(
                 f"{field} is {len(query)} characters long; the limit is {limit} characters"
@@ -118,14 +147,33 @@ def document_url(request: Request, doc_id: str) -> URL:
     return path.make_absolute_url(request.base_url)
 
 
+# The link of a passage: its document page, the passage marked.
+Links = Callable[[Chunk], str]
+
+
+def marked_passage(document: URL | str, chunk: Chunk) -> str:
+    """``document``, the URL of ``chunk``'s document page, marking ``chunk`` and scrolled to its
+    paragraph."""
+    return f"{document}?start={chunk.start}&end={chunk.end}#p{chunk.paragraph}"
+
+
 def passage_link(request: Request, chunk: Chunk) -> str:
-    """URL of the document page that marks ``chunk`` and scrolls to its paragraph."""
-    url = document_url(request, chunk.doc_id)
-    return f"{url}?start={chunk.start}&end={chunk.end}#p{chunk.paragraph}"
+    """URL of the document page that marks ``chunk``, on the host ``request`` came to."""
+    return marked_passage(document_url(request, chunk.doc_id), chunk)
 
 
-def to_hit(result: SearchResult, request: Request) -> SearchHit:
-    """The API form of one result."""
+def links_of(request: Request) -> Links:
+    """The passage links of the answer to ``request``."""
+    return partial(passage_link, request)
+
+
+def filter_note(filters: DocumentFilter | None, searcher: Searcher) -> str | None:
+    """Why no passage can be returned, when ``filters`` allow no document of the index."""
+    return None if filters is None else searcher.why_empty(filters)
+
+
+def to_hit(result: SearchResult, link: Links) -> SearchHit:
+    """The API form of one result, linked by ``link``."""
     chunk = result.chunk
     return SearchHit(
         rank=result.rank,
@@ -140,7 +188,7 @@ def to_hit(result: SearchResult, request: Request) -> SearchHit:
         page=chunk.page,
         start=chunk.start,
         end=chunk.end,
-        link=passage_link(request, chunk),
+        link=link(chunk),
         source=SourceRef(file=chunk.source, url=chunk.url),
         scores=result.scores,
         highlights=[Highlight(start=b, end=e) for b, e in result.highlights],
@@ -149,7 +197,7 @@ def to_hit(result: SearchResult, request: Request) -> SearchHit:
                 doc_id=t.chunk.doc_id,
                 paragraph=t.chunk.paragraph,
                 lang=t.chunk.lang,
-                link=passage_link(request, t.chunk),
+                link=link(t.chunk),
                 score=round(t.score, 4),
             )
             for t in result.translations

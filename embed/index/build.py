@@ -28,9 +28,10 @@ from embed.index.format import (
     BuildSpec,
     Counts,
     ModelEntry,
+    seeds_entry,
 )
 from embed.index.plan import plan_rebuild
-from embed.index.store import LOCK_FILE, IndexData, prune_builds, write_build
+from embed.index.store import LOCK_FILE, IndexData, peek_manifest, prune_builds, write_build
 from embed.ingest.documents import MAX_SEED_BYTES
 from embed.models.encoder import Encoder, TextEncoder
 from embed.util.timing import timed
@@ -38,6 +39,11 @@ from embed.util.timing import timed
 
 class BuildError(RuntimeError):
     """A rebuild could not run (no seeds folder, another rebuild running, ...)."""
+
+
+class SeedsMismatch(BuildError):
+    """The index was built from another seeds folder than the one given: rebuilding would
+    replace it with an index of other documents."""
 
 
 @dataclass
@@ -73,6 +79,7 @@ def rebuild_index(
     progress: bool = False,
     wait: float = 0.0,
     max_seed_bytes: int = MAX_SEED_BYTES,
+    keep_seeds: bool = False,
 ) -> BuildSummary:
     """Index every seed under ``seeds_dir`` (see :mod:`embed.ingest.formats`) into
     ``vectors_dir``, reusing what it can.
@@ -86,23 +93,31 @@ def rebuild_index(
         progress: Show a progress bar while embedding.
         wait: Seconds to wait for another rebuild's lock before giving up.
         max_seed_bytes: Larger seeds are skipped with a warning.
+        keep_seeds: Refuse to rebuild an index made from another seeds folder (``serve`` asks
+            this, so that it never serves other documents than the folder it was given).
 
     Returns:
         Counts of documents, chunks, embedded and reused chunks, and skipped files.
 
     Raises:
+        SeedsMismatch: With ``keep_seeds``, when the index was made from another seeds
+            folder; the index is left as it is.
         BuildError: When ``seeds_dir`` is not a folder or another rebuild holds the lock.
     """
     started = time.perf_counter()
     if not seeds_dir.is_dir():
-        raise BuildError(f"seeds folder {seeds_dir} does not exist")
+        raise BuildError(f"seeds folder {seeds_dir.absolute()} does not exist")
     vectors_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(vectors_dir / LOCK_FILE))
     try:
         lock.acquire(timeout=wait)
     except Timeout as exc:
-        raise BuildError(f"another rebuild of {vectors_dir} is running; try again later") from exc
+        raise BuildError(
+            f"another rebuild of {vectors_dir.absolute()} is running; try again later"
+        ) from exc
     try:
+        if keep_seeds:
+            _check_seeds_folder(seeds_dir, vectors_dir)
         summary = _rebuild_locked(
             seeds_dir, vectors_dir, encoder, second, batch_size, progress, max_seed_bytes
         )
@@ -112,6 +127,23 @@ def rebuild_index(
         lock.release()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _check_seeds_folder(seeds_dir: Path, vectors_dir: Path) -> None:
+    """Refuse to rebuild an index of another seeds folder than ``seeds_dir``.
+
+    Raises:
+        SeedsMismatch: Naming both folders and how to go on.
+    """
+    live = peek_manifest(vectors_dir)
+    recorded = live.seeds if live is not None else None
+    given = seeds_entry(seeds_dir, vectors_dir)
+    if recorded is not None and not recorded.same_folder(given):
+        raise SeedsMismatch(
+            f"the index in {vectors_dir.resolve()} was built from the seeds in {recorded.path}, "
+            f"not {given.path}; give --seeds {recorded.path} to keep it, or --switch-seeds to "
+            f"replace it with an index of {given.path}"
+        )
 
 
 def _rebuild_locked(
@@ -135,7 +167,8 @@ def _rebuild_locked(
         )  # fmt: skip
     if not plan.chunks:
         raise BuildError(
-            f"nothing to index in {seeds_dir}: no readable seed ({len(plan.skipped)} skipped)"
+            f"nothing to index in {seeds_dir.absolute()}: no readable seed "
+            f"({len(plan.skipped)} skipped)"
         )
     with timed(stages, "embed"):
         embedded = embed_plan(
@@ -155,6 +188,8 @@ def _rebuild_locked(
             documents=len(plan.records), chunks=len(plan.chunks), sentences=len(plan.spans)
         ),
         languages=sorted(set(plan.languages)),
+        seeds=plan.seeds,
+        skipped=plan.skipped_seeds,
     )
     with timed(stages, "write"):
         build = write_build(

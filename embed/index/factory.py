@@ -44,7 +44,7 @@ class LocalSource:
 
     @property
     def location(self) -> str:
-        return str(self.vectors_dir)
+        return str(self.vectors_dir.absolute())
 
     def current(self) -> str | None:
         from embed.index.store import current_build

@@ -8,7 +8,9 @@ this version would have made the same way.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,10 +110,42 @@ class Counts(_Entry):
     sentences: int = 0
 
 
+class SeedsEntry(_Entry):
+    """The seeds folder a build was made from.
+
+    Attributes:
+        path: The folder, absolute.
+        relative: The folder as seen from the index folder, so that a project moved whole (its
+            seeds and index together) is still known for the same seeds.
+    """
+
+    path: str
+    relative: str
+
+    def same_folder(self, other: SeedsEntry) -> bool:
+        """Whether ``other`` names this folder, where it is or moved with its index."""
+        return self.path == other.path or self.relative == other.relative
+
+
+def seeds_entry(seeds_dir: Path, vectors_dir: Path) -> SeedsEntry:
+    """What a build of ``seeds_dir`` into ``vectors_dir`` records of its seeds folder."""
+    seeds, vectors = seeds_dir.resolve(), vectors_dir.resolve()
+    return SeedsEntry(path=str(seeds), relative=Path(os.path.relpath(seeds, vectors)).as_posix())
+
+
+class SkippedSeed(_Entry):
+    """A seed the build could not index, and why."""
+
+    source: str
+    reason: str
+
+
 class BuildSpec(_Entry):
     """What a rebuild decides about a build: its models, versions, index and contents.
 
     Fields a build of an earlier version lacks are ``None``: that part is then not reused.
+    ``seeds`` and ``skipped`` say which folder it was made from and which of its seeds could not
+    be indexed (``None`` and empty for a build from before they were recorded).
     """
 
     model: ModelEntry
@@ -123,6 +157,8 @@ class BuildSpec(_Entry):
     chunking: ChunkingEntry | None = None
     counts: Counts
     languages: list[str] = Field(default_factory=list)
+    seeds: SeedsEntry | None = None
+    skipped: list[SkippedSeed] = Field(default_factory=list)
 
 
 class Manifest(BuildSpec):

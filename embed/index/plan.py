@@ -24,9 +24,12 @@ from embed.index.format import (
     Compatibility,
     Counts,
     Expected,
+    SeedsEntry,
+    SkippedSeed,
     StoreError,
     compatibility,
     expected_spec,
+    seeds_entry,
 )
 from embed.index.reuse import chunk_sources, sentence_table
 from embed.index.store import IndexData, Records, StoredChunk, load_build, read_records
@@ -43,8 +46,10 @@ class Plan:
 
     Attributes:
         expected: What the new build records of its models and versions.
+        seeds: The seeds folder, as the new build records it.
         records: The new build's document records, by ``doc_id``.
-        skipped: Seeds that cannot be indexed, each ``{"source", "reason"}``.
+        skipped: Seeds that cannot be indexed, each ``{"source", "reason"}`` (``source``
+            relative to the seeds folder).
         unchanged: The live build is already what this rebuild would make; nothing else below
             is filled in then but ``counts``.
         counts: The live build's counts, when ``unchanged``.
@@ -57,6 +62,7 @@ class Plan:
     """
 
     expected: Expected
+    seeds: SeedsEntry
     records: dict[str, dict[str, Any]]
     skipped: list[dict[str, str]]
     unchanged: bool = False
@@ -73,9 +79,23 @@ class Plan:
         """The language of each chunk, in row order."""
         return [stored.chunk.lang for stored in self.chunks]
 
+    @property
+    def skipped_seeds(self) -> list[SkippedSeed]:
+        """:attr:`skipped` as the manifest records it."""
+        return [SkippedSeed(**item) for item in self.skipped]
+
     def reused(self, part: str) -> bool:
         """Whether ``part`` (a :class:`Compatibility` field) of the live build can be copied."""
         return self.reuse is not None and bool(getattr(self.reuse, part))
+
+
+def _skip(skipped: list[dict[str, str]], path: Path, root: Path, reason: str) -> None:
+    """Add ``path`` to ``skipped``, named relative to the seeds folder ``root``."""
+    try:
+        source = path.relative_to(root).as_posix()
+    except ValueError:
+        source = str(path)
+    skipped.append({"source": source, "reason": reason})
 
 
 def _doc_fingerprint(doc: Document) -> str:
@@ -144,11 +164,11 @@ def _read_seeds(
         try:
             size = path.stat().st_size
         except OSError as exc:
-            skipped.append({"source": str(path), "reason": f"cannot be read ({exc})"})
+            _skip(skipped, path, seeds_dir, f"cannot be read ({exc.strerror or exc})")
             continue
         if size > max_seed_bytes:
             reason = f"too large ({size} bytes; the limit is {max_seed_bytes})"
-            skipped.append({"source": str(path), "reason": reason})
+            _skip(skipped, path, seeds_dir, reason)
             continue
         digest = source_digest(path, seeds_dir, READER_VERSION)
         entries.append((path, digest, seen.get(digest) if digest is not None else None))
@@ -161,7 +181,7 @@ def _read_seeds(
             continue
         result = next(found)
         if isinstance(result, SeedError):
-            skipped.append({"source": str(path), "reason": result.reason})
+            _skip(skipped, path, seeds_dir, result.reason)
             continue
         doc, chunks = result
         fingerprint = _doc_fingerprint(doc)
@@ -191,8 +211,11 @@ def plan_rebuild(
         max_seed_bytes: Larger seeds are skipped.
     """
     expected = expected_spec(encoder, second)
+    seeds = seeds_entry(seeds_dir, vectors_dir)
     scan = discover_seeds(seeds_dir)
-    skipped = [{"source": str(p), "reason": reason} for p, reason in scan.skipped]
+    skipped: list[dict[str, str]] = []
+    for path, reason in scan.skipped:
+        _skip(skipped, path, seeds_dir, reason)
     live = _live_records(vectors_dir, expected)
     reuse = compatibility(live[1], expected) if live is not None else None
     old_docs = live[2] if live is not None and reuse is not None and reuse.chunking else {}
@@ -200,9 +223,17 @@ def plan_rebuild(
         scan.paths, seeds_dir, max_seed_bytes, old_docs, skipped, encoder
     )
     for item in skipped:
-        logger.warning("skipped %s: %s", item["source"], item["reason"])
-    if live is not None and reuse is not None and records == old_docs and not reuse.stale:
-        return Plan(expected, records, skipped, unchanged=True, counts=live[1].counts)
+        logger.warning("skipped %s: %s", seeds_dir.absolute() / item["source"], item["reason"])
+    if (
+        live is not None
+        and reuse is not None
+        and records == old_docs
+        and not reuse.stale
+        # The unreadable seeds are part of what a build says (a folder moved or copied with
+        # the same seeds keeps the build, and the folder it names).
+        and live[1].skipped == [SkippedSeed(**item) for item in skipped]
+    ):
+        return Plan(expected, seeds, records, skipped, unchanged=True, counts=live[1].counts)
 
     previous = _previous(live) if live is not None else None
     if previous is None:
@@ -230,6 +261,6 @@ def plan_rebuild(
         previous.arrays.get(SENTENCE_SPANS) if previous is not None and same_chunking else None,
     )
     return Plan(
-        expected, records, skipped, previous=previous, reuse=reuse, chunks=chunks,
+        expected, seeds, records, skipped, previous=previous, reuse=reuse, chunks=chunks,
         sources=sources, spans=spans, span_sources=span_sources,
     )  # fmt: skip

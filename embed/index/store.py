@@ -210,6 +210,19 @@ def read_manifest(build: Path) -> Manifest:
     return manifest
 
 
+def peek_manifest(vectors_dir: Path) -> Manifest | None:
+    """The live build's manifest as written, its files not checked: what a rebuild asks before
+    it plans (which seeds folder the index is of); ``None`` when there is no readable one.
+    """
+    try:
+        build = current_build(vectors_dir)
+        if build is None:
+            return None
+        return Manifest.model_validate_json((build / MANIFEST).read_bytes())
+    except (OSError, StoreError, ValidationError):
+        return None
+
+
 def read_records(vectors_dir: Path) -> Records:
     """The live build, its manifest (every file checked) and its document records, without
     loading its chunks, vectors or index: enough to tell whether a rebuild has work to do.

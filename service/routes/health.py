@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from embed import ModelEntry, SecondModelEntry, StoreError
 from service.deps import IndexStateDep
-from service.schemas import HealthResponse, LoadErrorOut, ModelOut, WatchOut
+from service.schemas import HealthResponse, LoadErrorOut, ModelOut, SkippedOut, WatchOut
 from service.watch import SeedsWatch, WatchStatus
 
 router = APIRouter(tags=["service"])
@@ -53,7 +53,8 @@ def health(state: IndexStateDep, request: Request, response: Response) -> Health
         return HealthResponse(
             status="unavailable", backend=state.source.kind, reachable=reachable, ready=False,
             build=None, built_at=None, loaded_at=None, documents=0, passages=0, languages=[],
-            model=None, second_model=None, stale=[], error=error, watch=watch,
+            model=None, second_model=None, stale=[], location=state.source.location,
+            error=error, watch=watch,
         )  # fmt: skip
     manifest = searcher.manifest
     failed = error is not None or watch.last_error is not None
@@ -71,6 +72,9 @@ def health(state: IndexStateDep, request: Request, response: Response) -> Health
         model=_model(manifest.model),
         second_model=_model(manifest.second_model),
         stale=searcher.compatibility.stale,
+        seeds=manifest.seeds.path if manifest.seeds is not None else None,
+        location=state.source.location,
+        skipped=[SkippedOut(source=s.source, reason=s.reason) for s in manifest.skipped],
         error=error,
         watch=watch,
     )

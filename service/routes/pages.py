@@ -32,6 +32,8 @@ from service.searching import (
     check_lang,
     check_page,
     check_queries,
+    filter_note,
+    links_of,
     passage_link,
     to_hit,
 )
@@ -211,10 +213,10 @@ def _here(request: Request) -> str:
 
 def _page_hits(request: Request, results: Sequence[SearchResult], filters: str) -> list[PageHit]:
     """The results as the result pages show them, their links carrying ``filters``."""
-    here = _here(request)
+    here, links = _here(request), links_of(request)
     hits = []
     for result in results:
-        hit = to_hit(result, request)
+        hit = to_hit(result, links)
         hits.append(
             PageHit(
                 hit,
@@ -237,7 +239,10 @@ def _form_context(searcher: Searcher, params: FilterParams) -> dict[str, Any]:
         "params": params,
         "languages": sorted(searcher.languages),
         "documents": [(doc_id, documents[doc_id].get("title") or "") for doc_id in shown],
+        "values": searcher.filter_values,
+        "skipped": searcher.manifest.skipped,
         "error": None,
+        "note": None,
     }
 
 
@@ -271,7 +276,12 @@ def search_page(ctx: SearchContextDep, params: Annotated[PageQuery, Query()]) ->
         return _page(request, "search.html", {**context, "error": exc.detail}, exc.status_code)
     (results,) = ctx.state.search(searcher, [params.q], depth, Scope(lang, filters))
     hits = _page_hits(request, results[params.offset :][: params.k], _filter_query(params))
-    context.update(hits=hits, weak=searcher.is_weak(results), **_paging(ctx, params, len(hits)))
+    context.update(
+        hits=hits,
+        weak=searcher.is_weak(results),
+        note=filter_note(filters, searcher),
+        **_paging(ctx, params, len(hits)),
+    )
     return _page(request, "search.html", context)
 
 
@@ -301,6 +311,7 @@ def similar_page(
         return _error_page(request, "Passage not shown", missing)
     passage, results = found
     context.update(
+        note=filter_note(filters, searcher),
         passage=passage,
         passage_link=_opened_from(passage_link(request, passage), _here(request)),
         hits=_page_hits(request, results, _filter_query(params)),
@@ -333,6 +344,26 @@ def _paragraphs(
     return found
 
 
+def _check_span(start: int | None, end: int | None, length: int) -> None:
+    """Refuse a passage to mark that cannot be one of the document's ``length`` characters.
+
+    Raises:
+        HTTPException: 422 when only one end is given, ``start`` is past ``end``, or ``end``
+            is past the text.
+    """
+    if start is None and end is None:
+        return
+    if start is None or end is None:
+        problem = "start and end go together: give both, or neither"
+    elif start >= end:
+        problem = f"start ({start}) must be before end ({end})"
+    elif end > length:
+        problem = f"end ({end}) is past the document's text ({length} characters)"
+    else:
+        return
+    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=problem)
+
+
 @router.get("/view/{doc_id:path}", response_class=HTMLResponse, name="document_page")
 def document_page(
     request: Request,
@@ -347,6 +378,7 @@ def document_page(
     try:
         view = find_document(searcher, doc_id)
         back = None if results is None else _results_link(results)
+        _check_span(start, end, len(view.record["text"]))
     except HTTPException as exc:
         return _error_page(request, "Document not shown", exc)
 

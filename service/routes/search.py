@@ -21,7 +21,15 @@ from service.schemas import (
     SimilarRequest,
     error_responses,
 )
-from service.searching import check_filters, check_lang, check_page, check_queries, to_hit
+from service.searching import (
+    check_filters,
+    check_lang,
+    check_page,
+    check_queries,
+    filter_note,
+    links_of,
+    to_hit,
+)
 
 router = APIRouter(tags=["search"])
 _ERRORS = error_responses(422, 503)
@@ -39,7 +47,8 @@ async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchRespon
     filters = check_filters(params, ctx.searcher)
     depth = check_page(params.offset, params.k, ctx.searcher)
     (results,) = await ctx.state.search_async(ctx.searcher, [params.q], depth, Scope(lang, filters))
-    hits = [to_hit(result, ctx.request) for result in results[params.offset :][: params.k]]
+    links = links_of(ctx.request)
+    hits = [to_hit(result, links) for result in results[params.offset :][: params.k]]
     format = negotiated(params.format, ctx.request.headers.get("accept"))
     if format != "json":
         return export(hits, format)
@@ -48,6 +57,7 @@ async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchRespon
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.build,
         weak_match=ctx.searcher.is_weak(results),
+        filter_note=filter_note(filters, ctx.searcher),
         results=hits,
     )
 
@@ -89,11 +99,12 @@ async def search_batch(
     filters = check_filters(body, ctx.searcher)
     depth = check_page(body.offset, body.k, ctx.searcher)
     results = await ctx.state.search_async(ctx.searcher, body.queries, depth, Scope(lang, filters))
+    links = links_of(ctx.request)
     answers = [
         QueryResults(
             query=query,
             weak_match=ctx.searcher.is_weak(found),
-            results=[to_hit(r, ctx.request) for r in found[body.offset :][: body.k]],
+            results=[to_hit(r, links) for r in found[body.offset :][: body.k]],
         )
         for query, found in zip(body.queries, results, strict=True)
     ]
@@ -103,6 +114,7 @@ async def search_batch(
     return BatchSearchResponse(
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.build,
+        filter_note=filter_note(filters, ctx.searcher),
         results=answers,
     )
 
@@ -138,10 +150,12 @@ async def similar(
             "(see GET /documents/{doc_id} for a document's paragraphs)",
         )
     passage, results = found
+    links = links_of(ctx.request)
     return SearchResponse(
         query=passage.text,
         took_ms=round((time.perf_counter() - started) * 1000, 1),
         build=ctx.searcher.build,
         weak_match=ctx.searcher.is_weak(results),
-        results=[to_hit(result, ctx.request) for result in results],
+        filter_note=filter_note(filters, ctx.searcher),
+        results=[to_hit(result, links) for result in results],
     )

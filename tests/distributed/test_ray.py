@@ -76,7 +76,7 @@ def test_a_ray_build_equals_the_in_process_one_and_sends_only_changes(
         summary = run_rebuild(settings, progress=False)
     assert f"reading {summary.documents + 1} seeds on" in caplog.text, "seeds are read on Ray"
     assert summary.embedded == summary.chunks and summary.spans_embedded == summary.spans
-    assert [item["source"] for item in summary.skipped] == [str(seeds / "broken.txt")]
+    assert [item["source"] for item in summary.skipped] == ["broken.txt"]
     assert "binary" in summary.skipped[0]["reason"]
     assert not _ray_processes(), "the local Ray must be stopped when the rebuild ends"
 

@@ -95,7 +95,7 @@ def test_search_without_an_index_says_what_to_run(tmp_path: Path) -> None:
 
 def test_empty_query_is_refused(tmp_path: Path) -> None:
     done = run("search", "   ", "--vectors", str(tmp_path))
-    assert done.returncode == 1 and "query is empty" in done.stderr
+    assert done.returncode == 2 and "the query is empty" in done.stderr
 
 
 def test_search_filters_by_document_and_refuses_bad_filters(vectors: Path) -> None:

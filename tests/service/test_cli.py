@@ -140,3 +140,91 @@ def test_serve_reports_a_missing_seeds_folder_in_one_line(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "error: seeds folder" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_refuses_an_index_of_another_seeds_folder(
+    tmp_path: Path, seeds_copy: Path, vectors_copy: Path, served: dict[str, Any]
+) -> None:
+    other = tmp_path / "other-seeds"
+    other.mkdir()
+    (other / "note.txt").write_text("A short note\n\nOne paragraph of text.\n", encoding="utf-8")
+    live = current_build(vectors_copy)
+
+    refused = CliRunner().invoke(
+        app, ["serve", "--seeds", str(other), "--vectors", str(vectors_copy)]
+    )
+
+    assert refused.exit_code == 1
+    assert f"was built from the seeds in {seeds_copy.resolve()}, not {other.resolve()}" in (
+        refused.output
+    )
+    assert "--switch-seeds" in refused.output and "Traceback" not in refused.output
+    assert current_build(vectors_copy) == live and "app" not in served
+
+    switched = CliRunner().invoke(
+        app, ["serve", "--seeds", str(other), "--vectors", str(vectors_copy), "--switch-seeds"]
+    )
+
+    assert switched.exit_code == 0, switched.output
+    assert current_build(vectors_copy) != live
+
+
+def test_serve_help_shows_the_defaults() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200)
+
+    for default in ("127.0.0.1", "8000", "vectors", "seeds", "--no-watch"):
+        assert f"[default: ({default})]" in result.output
+    assert "listen on ." not in result.output and "TCP port ." not in result.output
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--lang", "xx"],
+            "lang 'xx': the index has no passages in that language (it has: en, ru)",
+        ),
+        (["--source", "nowhere.example"], "source 'nowhere.example' matches 0 of 5 documents"),
+        (["--json", "--format", "csv"], "--json and --format csv ask for two formats"),
+        (["--date-to", "2000-01-01"], "1 of 5 documents have a date"),
+    ],
+)
+def test_search_refuses_what_the_api_refuses(
+    seed_vectors: Path, options: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(
+        app, ["search", "Bishkek", "--vectors", str(seed_vectors), *options], terminal_width=200
+    )
+
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_search_as_csv_has_the_api_columns_and_a_bom(seed_vectors: Path) -> None:
+    import csv
+    import io
+
+    from service.export import BOM, CSV_COLUMNS
+
+    result = CliRunner().invoke(
+        app, ["search", "Бортников", "-k", "2", "--format", "csv", "--vectors", str(seed_vectors)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(BOM)
+    rows = list(csv.DictReader(io.StringIO(result.stdout.removeprefix(BOM))))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 2
+    assert rows[0]["link"].startswith("http://127.0.0.1:8000/view/")
+
+
+def test_search_json_is_one_object_as_the_api_answers(seed_vectors: Path) -> None:
+    import json
+
+    result = CliRunner().invoke(
+        app, ["search", "Bortnikov", "-k", "2", "--json", "--vectors", str(seed_vectors)]
+    )
+
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"query", "took_ms", "build", "weak_match", "results"}
+    assert [hit["rank"] for hit in answer["results"]] == [1, 2]

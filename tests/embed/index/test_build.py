@@ -320,6 +320,22 @@ def test_bad_seeds_are_skipped_by_name_and_the_rest_indexes(
         assert name in caplog.text
 
 
+def test_a_russian_seed_in_windows_1251_is_indexed_and_found_in_english(
+    corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+) -> None:
+    seeds, vectors = corpus
+    seed = seeds / "001_5bcb32c10d9a48df.txt"
+    seed.write_bytes(seed.read_text(encoding="utf-8").encode("cp1251", "replace"))
+
+    summary = rebuild_index(seeds, vectors, encoder, second=second)
+    searcher = Searcher.load(vectors, encoder, second)
+    top = searcher.search("Where is the 54th meeting of the CIS security council?", 1, lang="ru")
+
+    assert summary.skipped == [] and summary.documents == 5
+    assert top[0].chunk.doc_id == "001_5bcb32c10d9a48df"
+    assert "Бишкеке" in top[0].chunk.text
+
+
 def test_a_failed_write_leaves_the_previous_index_whole(
     corpus: tuple[Path, Path],
     encoder: Encoder,

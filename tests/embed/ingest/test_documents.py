@@ -108,12 +108,25 @@ def test_document_keeps_nbsp_in_text() -> None:
         ("\xa0\u2003\n".encode(), "whitespace only"),
         (b"Title\n\nbody\x00with a NUL\n", "NUL"),
         (bytes(range(1, 32)) * 20, "control characters"),
-        ("Новости дня\n\nТекст статьи.".encode("cp1251"), "not valid UTF-8 (byte offset 0)"),
+        (
+            "Новости дня\n\nТекст статьи.".encode("cp1251"),
+            "not valid UTF-8 (byte offset 0), and its encoding cannot be told for sure",
+        ),
         ("Title\n\nCafé au lait.".encode("latin-1"), "not valid UTF-8 (byte offset 10)"),
         ("Новости дня\n\nТекст статьи.".encode("utf-16"), "UTF-16"),
         ("Title\n\nBody text.".encode("utf-16-le"), "NUL"),
     ],
-    ids=["empty", "blank", "nbsp-blank", "nul", "controls", "cp1251", "latin1", "utf16", "utf16le"],
+    ids=[
+        "empty",
+        "blank",
+        "nbsp-blank",
+        "nul",
+        "controls",
+        "cp1251-too-short",
+        "latin1",
+        "utf16",
+        "utf16le",
+    ],
 )
 def test_unindexable_files_raise(tmp_path: Path, data: bytes, reason: str) -> None:
     path = _write(tmp_path / "bad.txt", data)
@@ -121,6 +134,22 @@ def test_unindexable_files_raise(tmp_path: Path, data: bytes, reason: str) -> No
         read_document(path, tmp_path)
     assert "bad.txt" in str(info.value)
     assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8-r"])
+def test_a_russian_article_in_a_legacy_encoding_is_read(tmp_path: Path, encoding: str) -> None:
+    text = (
+        "Совет безопасности собрался в Бишкеке\n\n"
+        "В Бишкеке проходит заседание Совета руководителей органов безопасности и специальных "
+        "служб государств — участников СНГ. Председательствует директор ФСБ России "
+        "Александр Бортников.\n"
+    )
+    path = _write(tmp_path / "legacy.txt", text.encode(encoding, "replace"))
+
+    doc = read_document(path, tmp_path)
+
+    assert doc.text == text.encode(encoding, "replace").decode(encoding)
+    assert doc.lang == "ru" and doc.title == "Совет безопасности собрался в Бишкеке"
 
 
 def test_metadata_only_file_raises(tmp_path: Path) -> None:

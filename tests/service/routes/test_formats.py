@@ -64,12 +64,31 @@ def client(
 
 
 def test_unreadable_files_are_skipped_by_name(built: tuple[Path, Path, BuildSummary]) -> None:
-    seeds, _, summary = built
+    _, _, summary = built
     assert summary.documents == 4
     reasons = {item["source"]: item["reason"] for item in summary.skipped}
-    assert set(reasons) == {str(seeds / "broken.pdf"), str(seeds / "shell.html")}
-    assert reasons[str(seeds / "broken.pdf")].startswith("damaged PDF (PDFSyntaxError: ")
-    assert reasons[str(seeds / "shell.html")] == "no main text found in the page"
+    # Named as the documents' sources are: relative to the seeds folder.
+    assert set(reasons) == {"broken.pdf", "shell.html"}
+    assert reasons["broken.pdf"].startswith("damaged PDF (PDFSyntaxError: ")
+    assert reasons["shell.html"] == "no main text found in the page"
+
+
+def test_skipped_seeds_are_listed_in_health_and_on_the_page(
+    built: tuple[Path, Path, BuildSummary], client: TestClient
+) -> None:
+    seeds, vectors, _ = built
+
+    health = client.get("/health").json()
+    page = client.get("/").text
+
+    assert health["status"] == "ok"
+    assert health["seeds"] == str(seeds.resolve())
+    assert health["location"] == str(vectors.absolute())
+    assert {item["source"]: item["reason"] for item in health["skipped"]}["shell.html"] == (
+        "no main text found in the page"
+    )
+    assert "2 seeds could not be indexed" in page
+    assert "<code>shell.html</code>: no main text found in the page" in page
 
 
 def test_a_pdf_passage_knows_its_page_and_links_to_itself(client: TestClient) -> None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.settings import ServiceSettings
@@ -77,6 +78,28 @@ def test_document_page_for_an_unknown_or_escaping_id_is_an_error_page(
 
     assert unknown.status_code == 404 and "no document" in unknown.text
     assert escaping.status_code == 400 and "is not allowed" in escaping.text
+
+
+@pytest.mark.parametrize(
+    ("span", "problem"),
+    [
+        ({"start": 50, "end": 10}, "start (50) must be before end (10)"),
+        ({"start": 5000, "end": 6000}, "end (6000) is past the document's text"),
+        ({"start": 10}, "start and end go together"),
+    ],
+)
+def test_document_page_refuses_a_passage_it_cannot_mark(
+    client: TestClient, span: dict[str, int], problem: str
+) -> None:
+    page = client.get(f"/view/{DOC}", params=span)
+
+    assert page.status_code == 422 and problem in page.text
+
+
+def test_search_page_refuses_a_query_with_a_control_character(client: TestClient) -> None:
+    page = client.get("/", params={"q": "Bishkek\x00meeting"})
+
+    assert page.status_code == 422 and "q holds the control character U+0000" in page.text
 
 
 def test_seed_markup_is_escaped_on_both_pages(

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -173,6 +173,89 @@ def test_bad_input_is_a_422_that_names_the_problem(
     assert message in detail
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [
+        ("Bishkek\x00meeting", "q holds the control character U+0000 (at character 7)"),
+        ("\x1b[31mBishkek", "q holds the control character U+001B (at character 0)"),
+        ("Bishkek\x7f", "q holds the control character U+007F"),
+        ("Bishkek\x85meeting", "q holds the control character U+0085"),
+        ("Bishkek \ufffd", "q is not valid UTF-8 text (at character 8)"),
+        ("Bishkek \ud800", "q is not valid UTF-8 text (at character 8)"),
+    ],
+)
+def test_control_characters_and_invalid_text_are_refused(
+    client: TestClient, method: str, q: str, message: str
+) -> None:
+    if method == "GET":
+        # The query string as a client would send it: UTF-8, percent-encoded, surrogates too.
+        raw = quote(q.encode("utf-8", "surrogatepass"))
+        response = client.get(f"/search?q={raw}")
+    else:
+        body = json.dumps({"q": q})  # an unpaired surrogate travels as its escape
+        response = client.post(
+            "/search", content=body.encode(), headers={"Content-Type": "application/json"}
+        )
+
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_invalid_utf8_is_refused_in_the_query_string_and_the_body(client: TestClient) -> None:
+    in_url = client.get("/search?q=%ff%feBishkek")
+    in_body = client.post(
+        "/search",
+        content=b'{"q": "\xff\xfe Bishkek"}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert in_url.status_code == 422
+    assert "q is not valid UTF-8 text (at character 0)" in in_url.json()["detail"]
+    assert in_body.status_code == 422
+    assert in_body.json()["detail"] == "the request body is not valid UTF-8 (byte 7)"
+
+
+def test_tabs_and_line_breaks_in_a_query_read_as_spaces(client: TestClient) -> None:
+    pasted = client.get(
+        "/search", params={"q": "Director of the FSB\n\tBortnikov chaired\r\nthe meeting", "k": 1}
+    )
+    plain = client.get("/search", params={"q": EN_QUERY, "k": 1})
+
+    assert pasted.status_code == 200
+    assert pasted.json()["results"][0]["doc_id"] == plain.json()["results"][0]["doc_id"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "note"),
+    [
+        (
+            {"source": "kabar.kg"},
+            "source 'kabar.kg' matches 0 of 5 documents (no document has a "
+            "publisher or a source URL)",
+        ),
+        ({"date_to": "2020-01-01"}, "match 0 of 5 documents (1 of 5 documents have a date"),
+    ],
+)
+def test_a_filter_that_matches_no_document_says_why(
+    client: TestClient, filters: dict[str, str], note: str
+) -> None:
+    answer = client.get("/search", params={"q": EN_QUERY, **filters}).json()
+    page = client.get("/", params={"q": EN_QUERY, **filters}).text
+    unfiltered = client.get("/search", params={"q": EN_QUERY}).json()
+
+    assert answer["results"] == [] and note in answer["filter_note"]
+    assert "No passages found: no document matches every filter" in page
+    assert unfiltered["filter_note"] is None
+
+
+def test_the_page_offers_the_filter_values_there_are(client: TestClient) -> None:
+    page = client.get("/").text
+
+    assert "No document has a publisher or a source URL; 1 of 5 documents have a date" in page
+    assert 'min="2024-05-24" max="2024-05-24"' in page
+
+
 def test_unknown_lang_lists_the_languages_there_are(client: TestClient) -> None:
     detail = client.get("/search", params={"q": "x", "lang": "de"}).json()["detail"]
 
@@ -224,6 +307,7 @@ def test_batch_answers_each_query_in_order(client: TestClient) -> None:
         ({"queries": ["q"] * 33}, "queries holds 33 queries; the limit is 32"),
         ({"queries": ["ok"], "k": 101}, "k (in the body)"),
         ({"queries": ["ok"], "lang": "fr"}, "lang 'fr'"),
+        ({"queries": ["ok", "Bishkek\x00"]}, "queries[1] holds the control character U+0000"),
         ({"q": "ok"}, "queries (in the body): Field required"),
     ],
 )
@@ -265,7 +349,10 @@ def test_results_as_csv_for_spreadsheets(client: TestClient, how: str) -> None:
     response = client.get("/search", params=params, headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert response.headers["content-disposition"] == 'attachment; filename="xlsearch-results.csv"'
+    # A byte-order mark, so that Excel reads the Cyrillic as UTF-8.
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.text.removeprefix("\ufeff"))))
     assert list(rows[0]) == [
         "rank", "doc_id", "title", "lang", "date", "paragraph", "page", "score", "text", "link",
     ]  # fmt: skip
