@@ -248,6 +248,14 @@ def rebuild_index_command(
     backend: BackendOpt = None,
     milvus_uri: MilvusUriOpt = None,
     milvus_collection: MilvusCollectionOpt = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show progress bars while embedding.",
+            show_default="when stderr is a terminal",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Bring the index up to date with the seeds folder, embedding only what changed (on Ray
@@ -258,7 +266,8 @@ def rebuild_index_command(
         backend=backend, milvus_uri=milvus_uri, milvus_collection=milvus_collection,
     )  # fmt: skip
     with user_errors():
-        summary = run_rebuild(settings, progress=sys.stderr.isatty(), wait=wait)
+        shown = sys.stderr.isatty() if progress is None else progress
+        summary = run_rebuild(settings, progress=shown, wait=wait)
         published = publish_if_asked(settings)
     _print_summary(summary, settings.vectors_dir, as_json)
     if published and not as_json:

@@ -358,7 +358,7 @@ def _check_span(start: int | None, end: int | None, length: int) -> None:
     elif start >= end:
         problem = f"start ({start}) must be before end ({end})"
     elif end > length:
-        problem = f"end ({end}) is past the document's text ({length} characters)"
+        problem = f"end ({end}) is past the end of the text ({length} characters)"
     else:
         return
     raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=problem)

@@ -109,7 +109,7 @@ def test_search_filters_by_document_and_refuses_bad_filters(vectors: Path) -> No
         (["--doc", "nowhere"], "no document 'nowhere' in the index"),
     ):
         refused = run("search", "Bortnikov", *option, "--vectors", str(vectors))
-        assert refused.returncode == 1 and message in refused.stderr
+        assert refused.returncode == 2 and message in refused.stderr
         assert "Traceback" not in refused.stderr
 
 
@@ -120,7 +120,7 @@ def test_search_results_as_csv_for_spreadsheets(vectors: Path) -> None:
     done = run("search", "Бортников поблагодарил Жапарова", "-k", "3", "--format", "csv",
                "--vectors", str(vectors))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    rows = list(csv.DictReader(io.StringIO(done.stdout.removeprefix("\ufeff"))))
     assert [row["rank"] for row in rows] == ["1", "2", "3"]
     assert list(rows[0])[:3] == ["rank", "doc_id", "title"] and rows[0]["text"]
     lines = run("search", "Bortnikov", "-k", "2", "--format", "jsonl", "--vectors", str(vectors))

@@ -173,7 +173,7 @@ def test_serve_help_shows_the_defaults() -> None:
     result = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200)
 
     for default in ("127.0.0.1", "8000", "vectors", "seeds", "--no-watch"):
-        assert f"[default: ({default})]" in result.output
+        assert f"({default})" in result.output
     assert "listen on ." not in result.output and "TCP port ." not in result.output
 
 

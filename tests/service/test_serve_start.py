@@ -55,7 +55,9 @@ def started(
     (seeds / "blank.txt").write_bytes(b"")
 
     base = f"http://127.0.0.1:{free_port()}"
-    command = [str(XLSEARCH), "serve", "--seeds", str(seeds), "--vectors", str(vectors)]
+    # A copy of the index beside a copy of the seeds: another folder than it was built from.
+    command = [str(XLSEARCH), "serve", "--seeds", str(seeds), "--vectors", str(vectors),
+               "--switch-seeds"]  # fmt: skip
     command += ["--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1]]
     with log_path.open("wb") as log_file:
         server = subprocess.Popen(

@@ -78,7 +78,9 @@ def test_served_index_is_replaced_by_a_rebuild_while_queries_keep_succeeding(
     env = {**os.environ, "XLSEARCH_RELOAD_INTERVAL": "0.5"}
     # One thread for the server's models, so that the rebuild gets a core of its own.
     server_env = {**env, "XLSEARCH_THREADS": "1"}
-    command = [str(XLSEARCH), "serve", "--vectors", str(vectors), "--seeds", str(seeds)]
+    # --switch-seeds: where the index is a copy, it was built from another seeds folder.
+    command = [str(XLSEARCH), "serve", "--vectors", str(vectors), "--seeds", str(seeds),
+               "--switch-seeds"]  # fmt: skip
     command += ["--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1]]
     with log.open("wb") as log_file:
         server = subprocess.Popen(

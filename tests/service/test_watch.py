@@ -63,7 +63,9 @@ def served(
     shutil.copytree(seeds_copy, seeds)
     shutil.copytree(seed_vectors, vectors)
     base = f"http://127.0.0.1:{free_port()}"
-    command = [str(XLSEARCH), "serve", "--watch", "--seeds", str(seeds), "--vectors", str(vectors)]
+    # A copy of the index beside a copy of the seeds: another folder than it was built from.
+    command = [str(XLSEARCH), "serve", "--watch", "--seeds", str(seeds), "--vectors", str(vectors),
+               "--switch-seeds"]  # fmt: skip
     command += ["--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1]]
     env = checkout_env(XLSEARCH_RELOAD_INTERVAL="0")
     with log.open("wb") as log_file:

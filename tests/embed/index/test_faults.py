@@ -266,7 +266,8 @@ def test_the_real_command_interrupted_mid_embedding_exits_130_cleanly(
     vectors = tmp_path / "vectors"
     errors = tmp_path / "stderr"
     env = {**os.environ, "XLSEARCH_SECOND_MODEL": ""}
-    command = [sys.executable, "-m", "service.cli", "rebuild-index",
+    # --progress: its bar on stderr (a file here, not a terminal) tells that embedding began.
+    command = [sys.executable, "-m", "service.cli", "rebuild-index", "--progress",
                "--seeds", str(seeds_copy), "--vectors", str(vectors)]  # fmt: skip
     with errors.open("wb") as sink:
         proc = subprocess.Popen(

@@ -84,7 +84,7 @@ def test_a_batch_takes_filters_pages_and_formats(client: TestClient) -> None:
     assert [json.loads(line)["query"] for line in lines] == [queries[0]] * 3 + [queries[1]] * 3
     response = client.post("/search/batch", json=body, headers={"Accept": "text/csv"})
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    rows = list(csv.DictReader(io.StringIO(response.text.removeprefix("\ufeff"))))
     assert list(rows[0])[:2] == ["query", "rank"] and len(rows) == 6
 
 
