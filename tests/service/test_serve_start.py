@@ -106,3 +106,10 @@ def test_a_skipped_seed_is_warned_about_once(started: Started) -> None:
 def test_starting_logs_no_error_or_traceback(started: Started) -> None:
     for marker in ("ModuleNotFoundError", "Traceback", "ERROR"):
         assert marker not in started.log
+
+
+def test_a_log_that_is_no_terminal_gets_no_progress_bars(started: Started) -> None:
+    # The server embedded the edited seed while starting, with its log in a file.
+    assert "seeds changed: new build" in started.log
+    for bar in ("Batches", "Loading weights", "it/s]"):
+        assert bar not in started.log
