@@ -253,7 +253,9 @@ def test_the_page_offers_the_filter_values_there_are(client: TestClient) -> None
     page = client.get("/").text
 
     assert "No document has a publisher or a source URL; 1 of 5 documents have a date" in page
-    assert 'min="2024-05-24" max="2024-05-24"' in page
+    assert "(2024-05-24)" in page
+    # Bounds on the date fields would make the browser refuse a wider range.
+    assert 'min="2024' not in page and 'max="2024' not in page
 
 
 def test_unknown_lang_lists_the_languages_there_are(client: TestClient) -> None:
