@@ -41,6 +41,7 @@ class Scope:
 
     lang: str | None = None
     filters: DocumentFilter | None = None
+    group: bool = True  # a passage and its translations are one result
 
 
 ANY = Scope()
@@ -184,7 +185,12 @@ class QueryBatcher:
             try:
                 job.future.set_result(
                     searcher.search_vectors(
-                        part, job.k, job.scope.lang, job.queries, job.scope.filters
+                        part,
+                        job.k,
+                        job.scope.lang,
+                        job.queries,
+                        job.scope.filters,
+                        job.scope.group,
                     )
                 )
             except BaseException as exc:

@@ -189,6 +189,13 @@ def search(
     date_to: Annotated[
         str | None, typer.Option(help="Only documents dated this day or earlier (YYYY-MM-DD).")
     ] = None,
+    group: Annotated[
+        Literal["translations", "none"],
+        typer.Option(
+            help="translations: a passage and its translations are one result; none: each "
+            "passage is a result of its own (as the API's group)."
+        ),
+    ] = "translations",
     vectors: VectorsOpt = None,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
@@ -236,7 +243,7 @@ def search(
         note = filter_note(filters, searcher)
         if note is not None:
             fail(note, USAGE_ERROR)
-        results = searcher.search(query, k=k, lang=code, filters=filters)
+        results = searcher.search(query, k, code, filters, group != "none")
     links = _service_links(settings)
     hits = [to_hit(result, links) for result in results]
     if chosen == "json":

@@ -72,6 +72,14 @@ class FilterParams(_Strict):
         description="Only documents dated this day or earlier (`YYYY-MM-DD`, inclusive); not "
         "before `date_from`.",
     )
+    group: Literal["translations", "none"] = Field(
+        "translations",
+        description="`translations` (default): a passage and its translations are one result, "
+        "shown by the passage in `lang` when it is given, else by the best ranked of them "
+        "(usually the one in a language other than the query's), with the rest under "
+        "`translations`; `k` counts these results. `none`: every passage is a result of its "
+        "own, so a passage and its translation can both be listed.",
+    )
 
 
 class SearchRequest(FilterParams):

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from razdel import sentenize
+
 from embed.evaluation.metrics import LabelledQuery, QuerySet
 from embed.index.build import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
@@ -106,6 +108,58 @@ def xquad_parallel(data_dir: Path, source: str) -> Benchmark:
     )
 
 
+def xquad_news(data_dir: Path, source: str) -> Benchmark:
+    """XQuAD-R made news-shaped: whole articles, each in English and Russian, with a title and
+    a caption.
+
+    Each of XQuAD-dev's articles is one document per language: its title (XQuAD gives it in
+    English only, so both twins carry it), then a one-line caption (the first sentence of its
+    first paragraph), then its paragraphs. The ``source`` questions ask for their paragraph in
+    either language, with no filter: titles, captions and the paragraph's own translation
+    compete with the answer, as they do in a news archive.
+    """
+    articles = {
+        lang: _read_xquad_articles(data_dir / f"xquad-dev.{lang}.json") for lang in ("en", "ru")
+    }
+    corpus: dict[str, str] = {}
+    for lang, found in articles.items():
+        for number, (title, paragraphs, _) in enumerate(found):
+            caption = next(iter(sentenize(paragraphs[0]))).text
+            heading = title.replace("_", " ")
+            corpus[f"news-{lang}-{number:02d}"] = "\n\n".join([heading, caption, *paragraphs])
+    queries = [
+        LabelledQuery(
+            question,
+            tuple(
+                f"news-{lang}-{number:02d}#{paragraph + NEWS_FIRST_PARAGRAPH}"
+                for lang in ("en", "ru")
+            ),
+        )
+        for number, (_, _, questions) in enumerate(articles[source])
+        for question, paragraph in questions
+    ]
+    return Benchmark(
+        corpus, QuerySet("xquad-dev-news", f"{source}->en+ru", queries), "xquad-dev-news"
+    )
+
+
+# In a news-shaped article paragraph 0 is the title and 1 the caption.
+NEWS_FIRST_PARAGRAPH = 2
+
+
+def _read_xquad_articles(path: Path) -> list[tuple[str, list[str], list[tuple[str, int]]]]:
+    """Each article of an XQuAD file: title, paragraphs, and questions with their paragraph."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        (
+            article["title"],
+            [p["context"].lstrip("\ufeff") for p in article["paragraphs"]],
+            [(qa["question"], i) for i, p in enumerate(article["paragraphs"]) for qa in p["qas"]],
+        )
+        for article in data["data"]
+    ]
+
+
 def _read_parallel_xquad(
     data_dir: Path, langs: Sequence[str]
 ) -> dict[str, tuple[list[str], list[tuple[str, int]]]]:
@@ -176,6 +230,10 @@ BENCHMARKS: dict[str, Callable[[Path], list[Benchmark]]] = {
     "xquad-parallel": lambda data: [
         xquad_parallel(data / "xquad-dev", "en"),
         xquad_parallel(data / "xquad-dev", "ru"),
+    ],
+    "xquad-news": lambda data: [
+        xquad_news(data / "xquad-dev", "en"),
+        xquad_news(data / "xquad-dev", "ru"),
     ],
     "tatoeba": lambda data: [
         tatoeba(data / "tatoeba", "en", "ru"),

@@ -40,6 +40,12 @@ DEFAULT_WEAK_BELOW = 1.626
 E5_WEAK_WEIGHTS = {DENSE_SENTENCE: 1.0}
 E5_WEAK_BELOW = 0.787
 _RRF_K = 60
+# Passage roles and document context, fitted by folds of articles on the news-shaped XQuAD-dev
+# and the seeds' fact questions (bench/answers.py).
+CONTEXT_OFFSET = -5.0
+CONTEXT_WORDS = 12
+DOCUMENT_WEIGHT = 0.5
+NUMBER_WEIGHT = 2.0
 
 
 class RankingConfig(BaseModel):
@@ -76,6 +82,32 @@ class RankingConfig(BaseModel):
         "languages (0: none; z-score fusion only, in its units). "
         "Centering leaves same-language passages ahead; this offset, fitted on XQuAD-dev mixed "
         "by folds of articles (docs/ranking.md, 'Same-language offset'), takes the rest out.",
+    )
+    context_offset: float = Field(
+        CONTEXT_OFFSET,
+        le=0.0,
+        description="Added to the fused score of each context passage (a title, a passage of "
+        "at most context_words words, or one that another passage of its document repeats), "
+        "when the candidates hold body text too (0: none; z-score fusion only). Fitted on the "
+        "news-shaped XQuAD-dev and the seeds' fact questions (docs/ranking.md, 'Passage roles "
+        "and document context').",
+    )
+    context_words: int = Field(
+        CONTEXT_WORDS, ge=0, le=1000, description="The most words of a one-line caption."
+    )
+    document_weight: float = Field(
+        DOCUMENT_WEIGHT,
+        ge=0.0,
+        description="How much each passage's fused score takes of its document's best among "
+        "the candidates, (own + w * best) / (1 + w), before the context offset (0: none; "
+        "z-score fusion only).",
+    )
+    number_weight: float = Field(
+        NUMBER_WEIGHT,
+        ge=0.0,
+        description="Added to the fused score, times the share of the query's numbers (written "
+        "in digits) a passage holds, before the document context (0: none; z-score fusion "
+        "only). Fitted as context_offset is.",
     )
     use_translations: bool = Field(
         True,

@@ -9,10 +9,14 @@ A query goes through a pipeline of small stages, each in its own module:
    language offset of each passage (:mod:`embed.ranking.centering`);
 4. fusion: the channels' normalised scores, weighted and summed (:mod:`embed.ranking.fusion`);
 5. tokens: the head of that list re-scored token by token (:mod:`embed.ranking.tokens`);
-6. same-language offset: passages in the query's language lose a fixed offset when the
+6. focus and roles: the share of the query's numbers a passage holds is added
+   (:mod:`embed.ranking.focus`), each score is blended with its document's best, and titles,
+   captions and repeated leads lose an offset (:mod:`embed.ranking.roles`);
+7. same-language offset: passages in the query's language lose a fixed offset when the
    candidates hold two languages (:meth:`~embed.ranking.centering.LanguageCorrection.query_group`);
-7. translations: each passage ranks as high as the better of itself and its translation;
-8. results: the ranked passages with their scores, highlights and translations
+8. translations: each passage ranks as high as the better of itself and its translation, and
+   a passage and its translations are one result (:mod:`embed.ranking.grouping`);
+9. results: the ranked passages with their scores, highlights and translations
    (:mod:`embed.ranking.results`).
 
 The design and what each stage gains and costs: docs/ranking.md.
@@ -42,6 +46,7 @@ from embed.index.format import (
     expected_spec,
 )
 from embed.ingest.chunking import Chunk
+from embed.ingest.language import UNDETERMINED, detect_language
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.channels import (
@@ -53,6 +58,7 @@ from embed.ranking.channels import (
     VectorChannel,
 )
 from embed.ranking.filters import DocumentFilter, FilterValues
+from embed.ranking.focus import NumberMatch
 from embed.ranking.fusion import (
     DENSE,
     DENSE_SENTENCE,
@@ -63,8 +69,10 @@ from embed.ranking.fusion import (
     RankingConfig,
     fuse,
 )
+from embed.ranking.grouping import one_per_fact
 from embed.ranking.query import Query, QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
+from embed.ranking.roles import PassageRoles
 from embed.ranking.tokens import TokenReranker
 from embed.ranking.translations import best_of_translations, counterparts, with_counterparts
 from embed.util.blas import blas_threads
@@ -162,7 +170,7 @@ class Searcher:
     def ranking(self, ranking: RankingConfig) -> None:
         # The stages are made from the ranking once; a new one makes them anew.
         self._ranking = ranking
-        for stage in ("_correction", "_tokens", "_channels", "_highlights"):
+        for stage in ("_correction", "_tokens", "_channels", "_highlights", "_roles", "_numbers"):
             self.__dict__.pop(stage, None)
 
     def similar(
@@ -208,12 +216,10 @@ class Searcher:
             self.backend.vectors(EMBEDDINGS, np.array([row])), second, tokens
         )
         passage = self.backend.chunk(row)
-        found = self.search_vectors(embedded, k + len(rows), lang, [passage.text], filters)[0]
-        others = [result for result in found if result.chunk.doc_id != doc_id
-                  or result.chunk.paragraph != paragraph][:k]  # fmt: skip
-        return passage, [
-            dataclasses.replace(result, rank=rank) for rank, result in enumerate(others, 1)
-        ]
+        found = self.search_vectors(
+            embedded, k, lang, [passage.text], filters, leave_out=frozenset(rows)
+        )
+        return passage, found[0]
 
     @cached_property
     def filter_values(self) -> FilterValues:
@@ -274,6 +280,21 @@ class Searcher:
         return LanguageCorrection.of(self.backend) if self.ranking.center_languages else None
 
     @cached_property
+    def _roles(self) -> PassageRoles | None:
+        """Passage roles and document context, when the ranking uses them (z-score fusion)."""
+        ranking = self.ranking
+        if ranking.fusion != "zscore" or not (ranking.context_offset or ranking.document_weight):
+            return None
+        return PassageRoles(self.backend, ranking.context_words)
+
+    @cached_property
+    def _numbers(self) -> NumberMatch | None:
+        """The question-focus feature, when the ranking weighs it (z-score fusion)."""
+        if self.ranking.fusion != "zscore" or not self.ranking.number_weight:
+            return None
+        return NumberMatch(self.backend)
+
+    @cached_property
     def _tokens(self) -> TokenReranker | None:
         """The token re-ranker, when the channel is on and the build's states are usable."""
         if not self._weight(TOKENS):
@@ -326,6 +347,7 @@ class Searcher:
         k: int = 10,
         lang: str | None = None,
         filters: DocumentFilter | None = None,
+        group: bool = True,
     ) -> list[SearchResult]:
         """Rank passages for one query.
 
@@ -334,6 +356,9 @@ class Searcher:
             k: Number of results.
             lang: Keep only passages in this language (ISO 639-1), if given.
             filters: Keep only passages of the documents these allow, if given.
+            group: One result per fact: a passage and its translations are one result (see
+                :func:`~embed.ranking.grouping.one_per_fact`); ``False`` lists each passage on
+                its own.
 
         Returns:
             Up to ``k`` results, best first.
@@ -341,7 +366,7 @@ class Searcher:
         Raises:
             FilterError: ``filters`` names a document the index does not have.
         """
-        return self.search_batch([query], k=k, lang=lang, filters=filters)[0]
+        return self.search_batch([query], k=k, lang=lang, filters=filters, group=group)[0]
 
     def search_batch(
         self,
@@ -349,11 +374,12 @@ class Searcher:
         k: int = 10,
         lang: str | None = None,
         filters: DocumentFilter | None = None,
+        group: bool = True,
     ) -> list[list[SearchResult]]:
         """Rank passages for several queries, embedding them in one batch per encoder."""
         queries = list(queries)
         embedded = self.embed_queries(queries)
-        return self.search_vectors(embedded, k=k, lang=lang, queries=queries, filters=filters)
+        return self.search_vectors(embedded, k, lang, queries, filters, group)
 
     def embed_queries(self, queries: Sequence[str]) -> QueryEmbeddings:
         """What every enabled channel needs of the queries, each encoder run once."""
@@ -375,6 +401,8 @@ class Searcher:
         lang: str | None = None,
         queries: Sequence[str] | None = None,
         filters: DocumentFilter | None = None,
+        group: bool = True,
+        leave_out: frozenset[int] = frozenset(),
     ) -> list[list[SearchResult]]:
         """Rank passages for queries already embedded.
 
@@ -386,24 +414,39 @@ class Searcher:
             queries: The query texts, for the lexical channel (skipped when ``None``).
             filters: Document filter, applied with the language filter inside the candidate
                 search.
+            group: One result per fact (see :meth:`search`).
+            leave_out: Rows never shown; their translations still may be.
         """
         count = len(embedded.vectors)
         if len(self.backend) == 0 or count == 0:
             return [[] for _ in range(count)]
         vectors = np.ascontiguousarray(embedded.vectors, dtype=np.float32)
         embedded = embedded._replace(vectors=vectors)
-        wanted = max(k, self.ranking.candidates)
+        wanted = max(k + len(leave_out), self.ranking.candidates)
         docs = self._allowed_documents(filters) if filters is not None else None
         # Every product here is too small to split, and idle BLAS threads spin on the cores
         # that ONNX Runtime needs for the next query's encoders (docs/decisions.md).
         with blas_threads(1):
             found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
             return [
-                self._rank(candidates, embedded.query(i, queries[i] if queries else None), k)
+                self._rank(
+                    candidates,
+                    embedded.query(i, queries[i] if queries else None),
+                    k,
+                    group,
+                    leave_out,
+                )
                 for i, candidates in enumerate(found)
             ]
 
-    def _rank(self, candidates: Candidates, query: Query, k: int) -> list[SearchResult]:
+    def _rank(
+        self,
+        candidates: Candidates,
+        query: Query,
+        k: int,
+        group: bool,
+        leave_out: frozenset[int] = frozenset(),
+    ) -> list[SearchResult]:
         own = len(candidates.rows)
         if not own:
             return []
@@ -433,6 +476,18 @@ class Searcher:
         reported = {name: scores.raw for name, scores in channels.items()}
         if self._tokens is not None and query.tokens is not None:
             fused, reported[TOKENS] = self._tokens.rerank(fused, query.tokens, scored.rows)
+        if self._numbers is not None and query.text is not None:
+            matched = self._numbers.score(query.text, scored.rows)
+            if matched is not None:
+                fused = fused + self.ranking.number_weight * matched
+        roles = self._roles
+        if roles is not None:
+            if self.ranking.document_weight:
+                fused = roles.document_context(fused, scored.rows, self.ranking.document_weight)
+            context = roles.context(scored.rows)
+            # As for languages: only a mix among the rows that can be results is worth a shift.
+            if context[:own].any() and not context[:own].all():
+                fused = fused + self.ranking.context_offset * context
         if self._correction is not None and self._offsets_languages:
             same = self._correction.groups[scored.rows] == self._correction.query_group(
                 query.vector
@@ -445,7 +500,15 @@ class Searcher:
         final = fused[:own]
         if self.ranking.use_translations:
             final = best_of_translations(self.backend, scored.rows, fused, own)
-        order = np.lexsort((-fused[:own], -final))[:k]
+        order = np.lexsort((-fused[:own], -final))
+        if leave_out:
+            order = order[~np.isin(scored.rows[order], np.fromiter(leave_out, np.int64))]
+        if group and self.ranking.use_translations:
+            # The text tells the query's language better than its vector, whose nearest
+            # language centroid a name of the other script can sway.
+            query_lang = detect_language(query.text) if query.text is not None else UNDETERMINED
+            order = one_per_fact(self.backend, order, scored.rows, k, query_lang, self._roles)
+        order = order[:k]
         best_spans = highlights.spans if highlights is not None else None
         return [
             self._result(rank, int(scored.rows[i]), float(final[i]), reported, i, best_spans)

@@ -155,7 +155,7 @@ def _web_url(url: str | None) -> str | None:
 
 def _filter_query(params: FilterParams) -> str:
     """The filters ``params`` sets, as a query string (empty when it sets none)."""
-    fields = params.model_dump(include=set(FilterParams.model_fields))
+    fields = params.model_dump(include=set(FilterParams.model_fields), exclude_defaults=True)
     return urlencode({name: value for name, value in fields.items() if value}, doseq=True)
 
 
@@ -274,7 +274,9 @@ def search_page(ctx: SearchContextDep, params: Annotated[PageQuery, Query()]) ->
         depth = check_page(params.offset, params.k, searcher)
     except HTTPException as exc:
         return _page(request, "search.html", {**context, "error": exc.detail}, exc.status_code)
-    (results,) = ctx.state.search(searcher, [params.q], depth, Scope(lang, filters))
+    (results,) = ctx.state.search(
+        searcher, [params.q], depth, Scope(lang, filters, params.group != "none")
+    )
     hits = _page_hits(request, results[params.offset :][: params.k], _filter_query(params))
     context.update(
         hits=hits,

@@ -46,7 +46,9 @@ async def _search_one(params: SearchRequest, ctx: SearchContext) -> SearchRespon
     lang = check_lang(params.lang, ctx.searcher)
     filters = check_filters(params, ctx.searcher)
     depth = check_page(params.offset, params.k, ctx.searcher)
-    (results,) = await ctx.state.search_async(ctx.searcher, [params.q], depth, Scope(lang, filters))
+    (results,) = await ctx.state.search_async(
+        ctx.searcher, [params.q], depth, Scope(lang, filters, params.group != "none")
+    )
     links = links_of(ctx.request)
     hits = [to_hit(result, links) for result in results[params.offset :][: params.k]]
     format = negotiated(params.format, ctx.request.headers.get("accept"))
@@ -98,7 +100,9 @@ async def search_batch(
     lang = check_lang(body.lang, ctx.searcher)
     filters = check_filters(body, ctx.searcher)
     depth = check_page(body.offset, body.k, ctx.searcher)
-    results = await ctx.state.search_async(ctx.searcher, body.queries, depth, Scope(lang, filters))
+    results = await ctx.state.search_async(
+        ctx.searcher, body.queries, depth, Scope(lang, filters, body.group != "none")
+    )
     links = links_of(ctx.request)
     answers = [
         QueryResults(

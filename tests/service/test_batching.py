@@ -44,6 +44,7 @@ class FakeSearcher:
         lang: str | None = None,
         queries: Sequence[str] | None = None,
         filters: DocumentFilter | None = None,
+        group: bool = True,
     ) -> list[list[Any]]:
         vectors, second, tokens = embedded
         assert queries is not None and second is not None and tokens is not None

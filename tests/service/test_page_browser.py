@@ -255,17 +255,19 @@ def test_next_page_shows_ranks_11_to_20(page: Page, seeds_site: str) -> None:
 
 def test_similar_link_finds_the_translation_first(page: Page, seeds_site: str) -> None:
     page.goto(seeds_site + "/")
+    # An English query shows the fact by its Russian passage; the similar passages of that
+    # passage start with the one it was grouped with, its English original.
     _search(page, "The 54th meeting of the Council is taking place in Bishkek")
-    source = page.locator(f'li.result[data-doc-id="{DATED}"][data-paragraph="2"]')
+    source = page.locator(f'li.result[data-doc-id="{PARALLEL}"][data-paragraph="2"]')
 
     source.get_by_role("link", name="similar").click()
-    page.wait_for_url(f"**/similar-page/{DATED}/2**")
+    page.wait_for_url(f"**/similar-page/{PARALLEL}/2**")
 
-    expect(page.locator("blockquote.source-passage")).to_contain_text("54th meeting")
+    expect(page.locator("blockquote.source-passage")).to_contain_text("54-ое заседание")
     first = page.locator("li.result").first
-    expect(first).to_have_attribute("data-doc-id", PARALLEL)
+    expect(first).to_have_attribute("data-doc-id", DATED)
     expect(first).to_have_attribute("data-paragraph", "2")
-    expect(first.locator("p.passage")).to_contain_text("В Бишкеке проходит 54-ое заседание")
+    expect(first.locator("p.passage")).to_contain_text("The 54th meeting of the Council")
     assert _screenshot(page, "similar-page.png").stat().st_size > 0
 
 

@@ -270,8 +270,8 @@ def test_query_at_the_length_limit_is_accepted(client: TestClient) -> None:
 
 def test_k_limits_are_inclusive(client: TestClient) -> None:
     assert len(client.get("/search", params={"q": "x", "k": 1}).json()["results"]) == 1
-    everything = client.get("/search", params={"q": "x", "k": 100}).json()["results"]
-    assert len(everything) == 46  # every passage of the seed index: fewer than 100
+    everything = client.get("/search", params={"q": "x", "k": 100, "group": "none"}).json()
+    assert len(everything["results"]) == 46  # every passage of the seed index: fewer than 100
 
 
 def test_malformed_json_body_is_a_422(client: TestClient) -> None:
@@ -442,3 +442,26 @@ def test_without_a_weak_rule_answers_are_not_judged(
     note = 'class="weak-match"'
     assert note in client.get("/", params=cake).text
     assert note not in unjudged.get("/", params=cake).text
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_passage_and_its_translation_are_one_hit_unless_group_is_none(
+    client: TestClient, method: str
+) -> None:
+    def passages(**params: Any) -> list[tuple[str, int]]:
+        hits = _search(client, method, q=RU_QUERY, k=10, **params).json()["results"]
+        return [(hit["doc_id"], hit["paragraph"]) for hit in hits]
+
+    grouped, flat = passages(), passages(group="none")
+    twins = {("000_ede25ed87fc7c0a3", 7), ("001_5bcb32c10d9a48df", 11)}
+
+    # A Russian question shows the English passage; its Russian twin is under translations.
+    assert grouped[0] == ("000_ede25ed87fc7c0a3", 7) and len(twins & set(grouped)) == 1
+    assert twins <= set(flat) and len(flat) == 10
+
+
+def test_an_unknown_group_gets_a_422_naming_the_choices(client: TestClient) -> None:
+    response = client.get("/search", params={"q": EN_QUERY, "group": "facts"})
+
+    assert response.status_code == 422
+    assert "translations" in response.text and "none" in response.text
