@@ -33,9 +33,11 @@ install-test: $(VENV)/.test
 serve: install
 	$(BIN)/xlsearch serve --watch
 
-# Debian's Chromium for the Playwright tests (never a downloaded browser build).
+# Debian's Chromium for the Playwright tests (never a downloaded browser build), and Debian's
+# Noto fonts, without which Armenian, Georgian and Chinese passages render as boxes.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-core fonts-noto-cjk
 browser:
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q $(BROWSER_PACKAGES); }
 
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy embed service

@@ -349,7 +349,7 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
         vectors, chunks, encoder
     )
     index, description = build_faiss_index(matrix)
-    lexical = LexicalIndex.build([c.chunk.text for c in chunks])
+    lexical = LexicalIndex.build([c.chunk.text for c in chunks], [c.chunk.lang for c in chunks])
     documents = {c.chunk.doc_id: {"doc_id": c.chunk.doc_id, "title": c.chunk.title} for c in chunks}
     spec = build_format.BuildSpec(
         model=build_format.ModelEntry(**encoder.info.to_dict()),

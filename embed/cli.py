@@ -280,8 +280,10 @@ def eval_command(
         list[str] | None,
         typer.Option(
             "--set",
-            help="seeds, xquad, xquad-mixed, xquad-parallel, tatoeba, or a .jsonl query file "
-            "(repeatable; default: all).",
+            help="seeds, xquad, xquad-mixed, xquad-parallel, xquad-news, tatoeba, the pooled "
+            "multilingual sets xquad-12, xquad-12-lang, xquad-12-questions, tatoeba-region, "
+            "tatoeba-region-lang, or a .jsonl query file (repeatable; default: seeds, xquad, "
+            "xquad-mixed, xquad-parallel, tatoeba).",
         ),
     ] = None,
     seeds: SeedsOpt = None,
@@ -324,9 +326,13 @@ def run_eval(settings: EmbedSettings, sets: list[str], data: Path, workdir: Path
         if name in BENCHMARKS:
             if not data.is_dir():
                 raise BuildError(f"benchmark data folder {data} not found (use --data)")
+            searchers: dict[str, Searcher] = {}  # a pooled benchmark's sets share one index
             for bench in BENCHMARKS[name](data):
-                searcher, _ = benchmark_searcher(bench, workdir, encoder, second, settings.ranking)
-                scores.append(evaluate(searcher, bench.query_set))
+                if bench.index_name not in searchers:
+                    searchers[bench.index_name], _ = benchmark_searcher(
+                        bench, workdir, encoder, second, settings.ranking
+                    )
+                scores.append(evaluate(searchers[bench.index_name], bench.query_set))
             continue
         path = DEFAULT_SEED_QUERIES if name == "seeds" else Path(name)
         if not path.is_file():

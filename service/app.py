@@ -183,7 +183,8 @@ def create_app(
 
     app = FastAPI(
         title="xlsearch",
-        summary="Cross-language (English/Russian) semantic search over news articles.",
+        summary="Cross-language semantic search over the region's news, in English, Russian and "
+        "the region's other languages.",
         description=_DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,

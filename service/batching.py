@@ -36,10 +36,10 @@ DEFAULT_WINDOW_S = 0.003
 
 @dataclass(frozen=True)
 class Scope:
-    """Which passages a search may return: of a language, of the documents a filter allows
-    (``None``: any)."""
+    """Which passages a search may return: of some languages, of the documents a filter
+    allows (``None``: any)."""
 
-    lang: str | None = None
+    lang: frozenset[str] | None = None
     filters: DocumentFilter | None = None
     group: bool = True  # a passage and its translations are one result
 

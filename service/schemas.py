@@ -29,11 +29,12 @@ _OFFSETS = (
     "the text extracted from it for other formats"
 )
 _PAGE = "The page the passage starts on, for a PDF seed (1 is the first); `null` for other formats."
-_LANG_MAX = 16  # language codes are short; a longer value is a mistake, not a language
+_LANG_MAX = 200  # room for every supported code, comma-separated; longer is a mistake
 _K = f"Number of results to return, 1 to {K_MAX}."
 _LANG = (
-    "Only return passages in this language (ISO 639-1 code such as `en` or `ru`); "
-    "it must be one the index has passages in (see `GET /health`). Omit for all languages."
+    "Only return passages in this language (ISO 639-1 code such as `en` or `kk`), or in any "
+    "of several separated by commas (`kk,ru`); each must be one the index has passages in "
+    "(see `GET /health`). Omit for all languages."
 )
 
 

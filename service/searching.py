@@ -77,24 +77,25 @@ def check_queries(
             )
 
 
-def check_lang(lang: str | None, searcher: Searcher) -> str | None:
-    """Normalise a language filter and refuse one the index has no passages in.
+def check_lang(lang: str | None, searcher: Searcher) -> frozenset[str] | None:
+    """Normalise a language filter (one code, or several separated by commas) and refuse one
+    the index has no passages in.
 
     Returns:
-        The lower-cased code, or ``None`` for no filter (an empty ``lang`` counts as none).
+        The lower-cased codes, or ``None`` for no filter (an empty ``lang`` counts as none).
 
     Raises:
-        HTTPException: 422 listing the languages the index does have.
+        HTTPException: 422 naming each code the index lacks and listing those it does have.
     """
     if lang is None or not lang.strip():
         return None
-    code = lang.strip().lower()
-    if code not in searcher.languages:
+    codes = frozenset(code.strip().lower() for code in lang.split(",") if code.strip())
+    missing = sorted(codes - searcher.languages)
+    if not codes or missing:
         known = ", ".join(sorted(searcher.languages)) or "none"
-        raise _invalid(
-            f"lang {lang!r}: the index has no passages in that language (it has: {known})"
-        )
-    return code
+        what = f"no passages in {', '.join(missing)}" if missing else "no language code"
+        raise _invalid(f"lang {lang!r}: the index has {what} (it has: {known})")
+    return codes
 
 
 def check_filters(params: FilterParams, searcher: Searcher) -> DocumentFilter | None:

@@ -13,6 +13,7 @@ from embed.index.build import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
+from tests.regional import ARTICLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -77,6 +78,21 @@ def seed_vectors(
     vectors = tmp_path_factory.mktemp("vectors") / "vectors"
     rebuild_index(seeds_copy, vectors, encoder, second=second)
     return vectors
+
+
+@pytest.fixture(scope="session")
+def regional_corpus(
+    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, second: TextEncoder | None
+) -> tuple[Path, Path]:
+    """Seeds of short news items in nine languages (tests/regional.py) and their index, built
+    once per run (read-only)."""
+    seeds = tmp_path_factory.mktemp("regional") / "seeds"
+    seeds.mkdir()
+    for name, text in ARTICLES.items():
+        (seeds / f"{name}.txt").write_text(text, encoding="utf-8")
+    vectors = seeds.parent / "vectors"
+    rebuild_index(seeds, vectors, encoder, second=second)
+    return seeds, vectors
 
 
 @pytest.fixture

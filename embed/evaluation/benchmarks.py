@@ -1,4 +1,4 @@
-"""The real benchmarks (XQuAD-dev, Tatoeba rus-eng) as corpora and query sets.
+"""The real benchmarks (XQuAD-dev, Tatoeba) as corpora and query sets.
 
 Each benchmark is written out as a seed folder and indexed by the real ``rebuild-index``
 pipeline, like any corpus; the indexes are kept in a cache folder so that a second run only
@@ -197,6 +197,110 @@ def tatoeba(data_dir: Path, source: str, target: str) -> Benchmark:
     )
 
 
+# XQuAD-dev's twelve languages, in the order the pooled corpus rotates through them.
+XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+
+
+def xquad_pooled(data_dir: Path, *, filtered: bool = False) -> list[Benchmark]:
+    """XQuAD-R over one corpus of twelve languages, English questions.
+
+    Article ``a`` is indexed in ``XQUAD_LANGUAGES[a % 12]`` only (two articles per language),
+    so every fact is in exactly one language and an English question must reach it across
+    eleven others. One query set per language of the answer, so that each is a row.
+
+    Args:
+        data_dir: The ``xquad-dev`` folder.
+        filtered: Set the result filter to the answer's language (a filter must never hurt).
+    """
+    articles = {
+        lang: _read_xquad_articles(data_dir / f"xquad-dev.{lang}.json") for lang in XQUAD_LANGUAGES
+    }
+    corpus: dict[str, str] = {}
+    by_target: dict[str, list[LabelledQuery]] = {lang: [] for lang in XQUAD_LANGUAGES}
+    for number, (_, _, questions) in enumerate(articles["en"]):
+        lang = XQUAD_LANGUAGES[number % len(XQUAD_LANGUAGES)]
+        for i, text in enumerate(articles[lang][number][1]):
+            corpus[f"xquad12-{lang}-{number:02d}-{i:02d}"] = text
+        by_target[lang] += [
+            LabelledQuery(
+                question, (f"xquad12-{lang}-{number:02d}-{i:02d}",), lang if filtered else None
+            )
+            for question, i in questions
+        ]
+    suffix = " (lang set)" if filtered else ""
+    return [
+        Benchmark(corpus, QuerySet("xquad-12", f"en->{lang}{suffix}", queries), "xquad-dev-12")
+        for lang, queries in by_target.items()
+    ]
+
+
+def xquad_pooled_questions(data_dir: Path) -> list[Benchmark]:
+    """The pooled XQuAD corpus of :func:`xquad_pooled`, asked in each of its twelve languages
+    (every question, whatever its answer's language), one query set per question language."""
+    corpus = xquad_pooled(data_dir)[0].corpus
+    benchmarks = []
+    for source in XQUAD_LANGUAGES:
+        queries = [
+            LabelledQuery(
+                question,
+                (f"xquad12-{XQUAD_LANGUAGES[number % len(XQUAD_LANGUAGES)]}-{number:02d}-{i:02d}",),
+            )
+            for number, (_, _, questions) in enumerate(
+                _read_xquad_articles(data_dir / f"xquad-dev.{source}.json")
+            )
+            for question, i in questions
+        ]
+        benchmarks.append(
+            Benchmark(
+                corpus, QuerySet("xquad-12-questions", f"{source}->all", queries), "xquad-dev-12"
+            )
+        )
+    return benchmarks
+
+
+# The region's Tatoeba test sets beside rus-eng (ISO 639-3 file names, 639-1 codes).
+TATOEBA_REGION = {
+    "aze": "az", "bel": "be", "cmn": "zh", "hin": "hi", "hye": "hy", "kat": "ka", "kaz": "kk",
+    "mon": "mn", "pes": "fa", "tat": "tt", "tuk": "tk", "uig": "ug", "ukr": "uk", "urd": "ur",
+    "uzb": "uz",
+}  # fmt: skip
+
+
+def tatoeba_pooled(data_dir: Path, *, filtered: bool = False) -> list[Benchmark]:
+    """Tatoeba over the fifteen region languages at once, English sentences as queries.
+
+    Every region sentence is indexed, and each English sentence must find its translation
+    among all of them. An English sentence that several test sets share is kept in the first
+    (by file name) only, so that each has one translation in one language. One query set per
+    language.
+
+    Args:
+        data_dir: The ``tatoeba`` folder.
+        filtered: Set the result filter to the translation's language.
+    """
+    corpus: dict[str, str] = {}
+    by_target: dict[str, list[LabelledQuery]] = {}
+    seen: set[str] = set()
+    for name, lang in TATOEBA_REGION.items():
+        targets = (data_dir / f"tatoeba.{name}-eng.{name}").read_text("utf-8").splitlines()
+        english = (data_dir / f"tatoeba.{name}-eng.eng").read_text("utf-8").splitlines()
+        queries = []
+        for i, (target, source) in enumerate(zip(targets, english, strict=True)):
+            if source in seen:
+                continue
+            seen.add(source)
+            corpus[f"tatoeba-{name}-{i:04d}"] = target
+            queries.append(
+                LabelledQuery(source, (f"tatoeba-{name}-{i:04d}",), lang if filtered else None)
+            )
+        by_target[lang] = queries
+    suffix = " (lang set)" if filtered else ""
+    return [
+        Benchmark(corpus, QuerySet("tatoeba-region", f"en->{lang}{suffix}", queries), "tatoeba-15")
+        for lang, queries in by_target.items()
+    ]
+
+
 def benchmark_searcher(
     benchmark: Benchmark,
     workdir: Path,
@@ -239,4 +343,9 @@ BENCHMARKS: dict[str, Callable[[Path], list[Benchmark]]] = {
         tatoeba(data / "tatoeba", "en", "ru"),
         tatoeba(data / "tatoeba", "ru", "en"),
     ],
+    "xquad-12": lambda data: xquad_pooled(data / "xquad-dev"),
+    "xquad-12-lang": lambda data: xquad_pooled(data / "xquad-dev", filtered=True),
+    "xquad-12-questions": lambda data: xquad_pooled_questions(data / "xquad-dev"),
+    "tatoeba-region": lambda data: tatoeba_pooled(data / "tatoeba"),
+    "tatoeba-region-lang": lambda data: tatoeba_pooled(data / "tatoeba", filtered=True),
 }

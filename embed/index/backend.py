@@ -27,12 +27,12 @@ class Candidates(NamedTuple):
 
 
 class RowFilter(NamedTuple):
-    """Which rows a search may return: of one language, of some documents (``None``: any).
+    """Which rows a search may return: of some languages, of some documents (``None``: any).
 
-    An empty ``docs`` allows no row.
+    An empty ``lang`` or ``docs`` allows no row.
     """
 
-    lang: str | None = None
+    lang: frozenset[str] | None = None
     docs: frozenset[str] | None = None
 
     def __bool__(self) -> bool:

@@ -1,28 +1,37 @@
 """The lexical channel: BM25 over a script-neutral Latin form of the text.
 
 Across languages, words rarely match, but names and numbers do once both sides are written the
-same way. An English word is stemmed with Snowball; a Russian word is transliterated to ASCII
-(``anyascii``) and loses its case ending (Snowball's Russian stemmer cuts names too deep:
-"Жапаров" -> "жапар"). Both are then folded to a coarse phonetic key, so that English spellings
-of Russian names meet their Cyrillic originals ("Жапарова" -> "japarov" <- "Japarov",
-"Нагиев" -> "nagiev" <- "Nagiyev").
+same way. Each word is analysed by its passage's language (:data:`~embed.ingest.languages.
+LANGUAGES`): stemmed with that language's Snowball stemmer where PyStemmer has one (English,
+Armenian, Hindi, Persian, Turkish, ...), a Russian word instead loses its case ending (Snowball's
+Russian stemmer cuts names too deep: "Жапаров" -> "жапар"), and a word of a language with no
+stemmer (Kazakh, Ukrainian, Georgian, ...) is left whole: Russian endings are not stripped from
+other Cyrillic languages. Chinese, written without spaces, is indexed as overlapping character
+pairs, as Lucene's CJK analyser does. Every key is then transliterated to ASCII (``anyascii``)
+and folded to a coarse phonetic form, so that spellings of one name meet across scripts
+("Жапарова" -> "japarov" <- "Japarov", "Тоқаев" -> "tokaev" <- "Tokayev").
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import regex
 
-from embed.util.text import CYRILLIC
+from embed.ingest.language import UNDETERMINED
+from embed.ingest.languages import LANGUAGES
 
-# Digits and letters apart, so that "55th", "55-м" and "55" all yield the token "55".
-_WORD = re.compile(r"\d+|[^\W\d_]+")
+# Digits and letters apart, so that "55th", "55-м" and "55" all yield the token "55"; a word
+# keeps its combining marks (Devanagari and Thai vowel signs, Arabic harakat); a run of Han
+# characters is a word of its own, even beside Latin letters.
+_WORD = regex.compile(r"\d+|\p{Han}+|(?:(?!\p{Han})[\p{L}\p{M}\u200c])+")
 # Russian noun/adjective case endings (transliterated), stripped when a stem of 4+ letters stays.
 _RU_ENDING = re.compile(
     r"(?<=\w{4})(?:ogo|ego|omu|emu|ami|iami|akh|iakh|ykh|ikh|om|em|ym|im|oi|ei|ia|iu|a|u|e|y|i|o)$"
@@ -31,10 +40,12 @@ _RU_ENDING = re.compile(
 _FOLDS = (
     (re.compile(r"zh|dzh|dj"), "j"),
     (re.compile(r"kh"), "h"),
+    # Kazakh and Uzbek "қ"/"q" is the "к"/"k" of Russian spellings of the same name.
+    (re.compile(r"q"), "k"),
     (re.compile(r"ts|tz"), "c"),
-    # A glide after a vowel is spelt y, i, j or not at all ("Tokayev"/"Токаев", "й" in
-    # "Azerbaijan"/"Азербайджан"): drop it.
-    (re.compile(r"(?<=[aeiou])[iy](?![aeiou])|(?<=[aeiou])y(?=[aeiou])"), ""),
+    # A glide after a vowel is spelt y, i, j or not at all ("Tokayev"/"Токаев"/"Токаєв", "й"
+    # in "Azerbaijan"/"Азербайджан"): drop it.
+    (re.compile(r"(?<=[aeiou])[iy]"), ""),
     (re.compile(r"y"), "i"),
     (re.compile(r"([a-z])\1+"), r"\1"),
     (re.compile(r"[^a-z0-9]"), ""),
@@ -48,29 +59,74 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer(language)
 
 
-# A word's key depends on the word alone, and words repeat (Zipf): each distinct word is keyed
-# once rather than at every occurrence, which dominated indexing a large corpus
+# Han characters: each run of them is indexed as its overlapping pairs.
+_HAN = regex.compile(r"\p{Han}")
+# How a Cyrillic word of a Russian text (or of one whose language is not known) loses its
+# ending; a stemmer's name otherwise.
+_RUSSIAN = "russian endings"
+
+
+def _script(word: str) -> str:
+    """``Latn``, ``Cyrl`` or ``other``, by the word's first letter."""
+    name = unicodedata.name(word[0], "")
+    return (
+        "Latn" if name.startswith("LATIN") else "Cyrl" if name.startswith("CYRILLIC") else "other"
+    )
+
+
+def _rule(script: str, lang: str) -> str | None:
+    """How a word of ``script`` in a passage of ``lang`` is reduced: a Snowball stemmer, the
+    Russian ending rule, or ``None`` (left whole)."""
+    known = LANGUAGES.get(lang)
+    if known is None or lang == UNDETERMINED:
+        # The rules the index had before it knew languages: English and Russian.
+        return "english" if script == "Latn" else _RUSSIAN if script == "Cyrl" else None
+    if lang == "ru":
+        return _RUSSIAN if script == "Cyrl" else "english" if script == "Latn" else None
+    if known.script == script or (known.script not in ("Latn", "Cyrl") and script == "other"):
+        return known.stemmer
+    # A Latin word in a text of another script is most often an English name or term.
+    return "english" if script == "Latn" else None
+
+
+# A word's key depends on the word and its rule alone, and words repeat (Zipf): each distinct
+# pair is keyed once rather than at every occurrence, which dominated indexing a large corpus
 # (docs/benchmarks.md, bench/rebuild_scale.py).
 @lru_cache(maxsize=1 << 17)
-def _key(word: str) -> str:
+def _key(word: str, rule: str | None) -> str:
     from anyascii import anyascii
 
     if word.isupper():
         # An acronym ("RATS", "РАТС") is a name, not an inflected word: stemming "RATS" to
         # "rat" would part it from its transliterated Cyrillic twin.
         latin = anyascii(word).lower()
-    elif CYRILLIC.search(word):
+    elif rule == _RUSSIAN:
         latin = _RU_ENDING.sub("", anyascii(word.lower()).lower())
+    elif rule is not None:
+        latin = anyascii(_stemmer(rule).stemWord(word.lower())).lower()
     else:
-        latin = anyascii(_stemmer("english").stemWord(word.lower())).lower()
+        latin = anyascii(word.lower()).lower()
     for pattern, replacement in _FOLDS:
         latin = pattern.sub(replacement, latin)
     return latin
 
 
-def lexical_tokens(text: str) -> list[str]:
-    """Script-neutral tokens of ``text`` for BM25 (stemmed, transliterated, folded)."""
-    return [key for key in map(_key, _WORD.findall(text)) if key]
+def lexical_tokens(text: str, lang: str = UNDETERMINED) -> list[str]:
+    """Script-neutral tokens of ``text`` for BM25 (stemmed, transliterated, folded).
+
+    Args:
+        text: A passage or a query.
+        lang: Its language (ISO 639-1), which picks each word's stemmer; ``und`` analyses
+            Latin words as English and Cyrillic ones as Russian.
+    """
+    tokens = []
+    for word in _WORD.findall(text):
+        if _HAN.match(word):
+            pairs = [word[i : i + 2] for i in range(max(len(word) - 1, 1))]
+            tokens += [_key(pair, None) for pair in pairs]
+        else:
+            tokens.append(_key(word, _rule(_script(word), lang)))
+    return [key for key in tokens if key]
 
 
 class LexicalIndex:
@@ -80,14 +136,16 @@ class LexicalIndex:
         self._retriever = retriever
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        """Index ``texts``; row ``i`` of every score vector is ``texts[i]``."""
+    def build(cls, texts: Sequence[str], langs: Sequence[str] | None = None) -> LexicalIndex:
+        """Index ``texts``, each analysed as its language in ``langs`` (all ``und`` if not
+        given); row ``i`` of every score vector is ``texts[i]``."""
         import bm25s
 
         # bm25s sets its own logger to DEBUG, which floods any root handler with index chatter.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         retriever = bm25s.BM25()
-        corpus = [lexical_tokens(t) or ["\0"] for t in texts]
+        langs = langs if langs is not None else [UNDETERMINED] * len(texts)
+        corpus = [lexical_tokens(t, lang) or ["\0"] for t, lang in zip(texts, langs, strict=True)]
         retriever.index(bm25s.tokenization.Tokenized(*_to_ids(corpus)), show_progress=False)
         return cls(retriever)
 
@@ -116,16 +174,19 @@ class LexicalIndex:
         pairs = np.unique(terms * n + groups[passages])
         return np.bincount(pairs // n, minlength=len(self._retriever.vocab_dict))
 
-    def scores(self, query: str, terms: np.ndarray | None = None) -> np.ndarray:
+    def scores(
+        self, query: str, terms: np.ndarray | None = None, lang: str = UNDETERMINED
+    ) -> np.ndarray:
         """BM25 score of ``query`` against every passage (zeros when nothing matches).
 
         Args:
             query: The query text.
+            lang: The query's language, which picks each word's stemmer.
             terms: Which term ids may match (a boolean mask over the vocabulary); all if
                 ``None``.
         """
         vocab = self._retriever.vocab_dict
-        ids = [vocab[t] for t in lexical_tokens(query) if t in vocab]
+        ids = [vocab[t] for t in lexical_tokens(query, lang) if t in vocab]
         if terms is not None:
             ids = [i for i in ids if terms[i]]
         n = self._retriever.scores["num_docs"]

@@ -90,5 +90,8 @@ def derive(plan: Plan, embedded: Embedded) -> Derived:
             candidates=candidates,
         )
     with timed(seconds, "bm25"):
-        lexical = LexicalIndex.build([stored.chunk.text for stored in plan.chunks])
+        lexical = LexicalIndex.build(
+            [stored.chunk.text for stored in plan.chunks],
+            [stored.chunk.lang for stored in plan.chunks],
+        )
     return Derived(index, IndexSpec(**description), candidates, translations, lexical, seconds)

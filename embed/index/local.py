@@ -99,11 +99,13 @@ class LocalIndex:
         if where.docs is None:
             if where.lang is None:
                 return np.arange(len(self))
-            return self._rows_of_language.get(where.lang, np.zeros(0, np.int64))
+            none = np.zeros(0, np.int64)
+            parts = [self._rows_of_language.get(lang, none) for lang in sorted(where.lang)]
+            return np.sort(np.concatenate([none, *parts]))
         found = [self.data.rows_by_document.get(doc, []) for doc in sorted(where.docs)]
         rows = np.sort(np.fromiter((r for part in found for r in part), dtype=np.int64))
         if where.lang is not None:
-            rows = rows[self._lang_of[rows] == where.lang]
+            rows = rows[np.isin(self._lang_of[rows], list(where.lang))]
         return rows
 
     @cached_property

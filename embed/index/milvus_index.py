@@ -62,7 +62,7 @@ def _expression(where: RowFilter | None) -> str:
     """``where`` as a Milvus boolean expression, which the search applies inside itself."""
     terms = []
     if where is not None and where.lang is not None:
-        terms.append(f"lang == {json.dumps(where.lang)}")
+        terms.append(f"lang in {json.dumps(sorted(where.lang))}")
     if where is not None and where.docs is not None:
         terms.append(f"doc_id in {json.dumps(sorted(where.docs), ensure_ascii=False)}")
     return " and ".join(terms)

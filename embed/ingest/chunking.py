@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,17 @@ __all__ = [
 _WORD = re.compile(r"\S+")
 # Where a long sentence is cut into clauses: commas and semicolons. Dashes stay: in Russian
 # they join compounds ("государств – участников СНГ") as often as they part clauses.
-_CLAUSE_BREAK = re.compile(r"[,;]\s+")
+_CLAUSE_BREAK = re.compile(r"[,;،؛]\s+|[，；、]\s*")
+# Where a sentence ends in a script razdel does not segment: Armenian "։", Devanagari "।" and
+# "॥", Chinese "。！？", Arabic-script "؟" and Urdu "۔" (a closing quote or bracket stays with
+# the sentence); a Latin full stop, "!" or "?" before a letter of such a script (group
+# ``stop``, checked by _opens_caseless); and a space between two Thai words, as Thai writes no
+# full stops.
+_SCRIPT_END = re.compile(
+    r"[։।॥。！？؟۔][\"'»”’)\]]*\s*"
+    r"|(?P<stop>[.!?][\"'»”’)\]]*\s+)"
+    r"|(?<=[\u0e00-\u0e7f])\s+(?=[\u0e00-\u0e7f])"
+)
 # The fewest words a clause keeps; shorter pieces join the next one ("Президент, подтверждая
 # ..." stays one clause). On XQuAD-dev 12 ranked below 8 (docs/decisions.md).
 CLAUSE_MIN_WORDS = 8
@@ -117,7 +128,7 @@ def _make_chunk(
         start=start,
         end=end,
         text=text,
-        lang=detect_language(text, default=doc.lang),
+        lang=doc.lang if doc.lang_given else detect_language(text, default=doc.lang),
         title=doc.title,
         date=doc.date,
         source=doc.source,
@@ -152,7 +163,9 @@ def split_text(
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(begin, end)`` of each sentence of ``text`` (razdel's segmentation, Russian and English).
+    """``(begin, end)`` of each sentence of ``text``: razdel's segmentation (which knows Latin
+    and Cyrillic text), each sentence cut again where another script ends one
+    (:data:`_SCRIPT_END`).
 
     Args:
         text: Any text.
@@ -160,7 +173,23 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     Returns:
         Index pairs into ``text``, in order, for every non-blank sentence.
     """
-    return [(s.start, s.stop) for s in sentenize(text) if s.text.strip()]
+    spans = []
+    for sentence in sentenize(text):
+        start = sentence.start
+        for end in _SCRIPT_END.finditer(text, sentence.start, sentence.stop):
+            if end.group("stop") is None or _opens_caseless(text, end.end()):
+                spans.append((start, end.start() + len(end.group().rstrip())))
+                start = end.end()
+        spans.append((start, sentence.stop))
+    return [(begin, end) for begin, end in spans if text[begin:end].strip()]
+
+
+def _opens_caseless(text: str, at: int) -> bool:
+    """Whether a letter of a script razdel does not segment (Georgian, Arabic, Devanagari, Han,
+    ...) begins at ``at``: a full stop before it ends a sentence."""
+    if at >= len(text) or not text[at].isalpha():
+        return False
+    return not unicodedata.name(text[at], "").startswith(("LATIN", "CYRILLIC", "GREEK"))
 
 
 def match_spans(text: str) -> list[tuple[int, int]]:

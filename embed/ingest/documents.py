@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from embed.ingest.extracted import Unreadable
 from embed.ingest.formats import FORMATS, seed_format
-from embed.ingest.language import detect_language
+from embed.ingest.language import DOCUMENT_MIN_LETTERS, detect_language
 from embed.ingest.layout import parse_layout
 
 __all__ = [
@@ -73,6 +73,8 @@ class Document:
         url: Source URL from the sidecar or the file's metadata (a page's canonical URL), if any.
         publisher: Publisher from the sidecar or the file's metadata (a page's site name), if any.
         author: Author from the sidecar, the file's metadata or a trailing byline, if any.
+        lang_given: Whether ``lang`` was given (by the sidecar or the file's metadata) rather
+            than identified; a given language is every passage's, never identified again.
     """
 
     doc_id: str
@@ -85,6 +87,7 @@ class Document:
     url: str | None
     publisher: str | None
     author: str | None
+    lang_given: bool = False
 
 
 class SeedScan(NamedTuple):
@@ -221,7 +224,8 @@ def read_document(path: Path, root: Path) -> Document:
         raise SeedError(str(rel), "no content besides metadata lines")
     meta = {**extracted.meta, **_read_sidecar(path, root, rel)}
     lang = meta.get("lang") or detect_language(
-        "\n".join([layout.title, *(p.text for p in layout.paragraphs)])
+        "\n".join([layout.title, *(p.text for p in layout.paragraphs)]),
+        min_letters=DOCUMENT_MIN_LETTERS,
     )
     return Document(
         doc_id=document_id(rel),
@@ -234,6 +238,7 @@ def read_document(path: Path, root: Path) -> Document:
         url=meta.get("url"),
         publisher=meta.get("publisher"),
         author=meta.get("author") or layout.author,
+        lang_given="lang" in meta,
     )
 
 

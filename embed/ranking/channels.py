@@ -154,7 +154,7 @@ class LexicalChannel:
         rows = candidates.rows
         correction = self.correction
         terms = correction.lexical_terms(rows[: candidates.own]) if correction else None
-        every = lexical.scores(query.text, terms)
+        every = lexical.scores(query.text, terms, query.lang)
         raw = every[rows]
         if correction is None:
             return ChannelScores(raw, raw)

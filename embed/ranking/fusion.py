@@ -40,6 +40,8 @@ DEFAULT_WEAK_BELOW = 1.626
 E5_WEAK_WEIGHTS = {DENSE_SENTENCE: 1.0}
 E5_WEAK_BELOW = 0.787
 _RRF_K = 60
+# A channel scoring a share p of the candidates is standardised over them and weighs p ** this.
+COVERED_SHARE_POWER = 0.5
 # Passage roles and document context, fitted by folds of articles on the news-shaped XQuAD-dev
 # and the seeds' fact questions (bench/answers.py).
 CONTEXT_OFFSET = -5.0
@@ -147,25 +149,52 @@ def rrf(values: np.ndarray) -> np.ndarray:
 
 
 def fuse(
-    channels: Mapping[str, np.ndarray], weights: Mapping[str, float], method: str
+    channels: Mapping[str, np.ndarray],
+    weights: Mapping[str, float],
+    method: str,
+    covered: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Weighted sum of normalised channel scores over one query's candidates.
+
+    A channel that covers only some candidates (its encoder was not trained on their language)
+    is normalised over those alone, times the square root of their share of the candidates, and
+    adds nothing to the others, whose sum is then scaled up to the full weight: a candidate is
+    the weighted mean of the channels that can score it, so it neither wins nor loses for its
+    language. Both rules were fitted on the pooled twelve-language XQuAD-dev by folds of
+    articles (docs/ranking.md, "Languages an encoder does not cover").
 
     Args:
         channels: Raw scores per channel, all over the same candidates.
         weights: Weight per channel; channels without weight are ignored.
         method: ``zscore`` or ``rrf``.
+        covered: Per channel, which candidates it scores (a boolean mask); a channel absent
+            here scores them all.
 
     Returns:
         One fused score per candidate.
     """
     n = len(next(iter(channels.values())))
     total = np.zeros(n, dtype=np.float64)
+    weight_of = np.zeros(n, dtype=np.float64)
+    full = 0.0
     for name, values in channels.items():
         weight = weights.get(name, 0.0)
-        if weight:
+        if not weight:
+            continue
+        full += weight
+        mask = covered.get(name) if covered is not None else None
+        if mask is None:
             total += weight * normalise(values, method)
-    return total
+            weight_of += weight
+        elif mask.any():
+            # Standardised over fewer rows, its extremes are less telling: the best of a few
+            # passages of other languages is not as far ahead as the best of them all.
+            share = float(mask.mean()) ** COVERED_SHARE_POWER
+            total[mask] += weight * share * normalise(values[mask], method)
+            weight_of[mask] += weight
+    if covered is None or not full:
+        return total
+    return np.asarray(total * full / np.maximum(weight_of, 1e-12), dtype=np.float64)
 
 
 def normalise(values: np.ndarray, method: str) -> np.ndarray:

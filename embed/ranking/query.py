@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from embed.ingest.language import UNDETERMINED, detect_language
+
 
 class QueryEmbeddings(NamedTuple):
     """What the encoders make of a batch of queries, row ``i`` for query ``i``.
@@ -31,12 +33,14 @@ class QueryEmbeddings(NamedTuple):
         )
 
     def query(self, i: int, text: str | None) -> Query:
-        """Query ``i`` alone, with its text (``None``: the lexical channel is skipped)."""
+        """Query ``i`` alone, with its text (``None``: the lexical channel is skipped) and the
+        language that text is identified as."""
         return Query(
             text,
             self.vectors[i],
             None if self.second is None else self.second[i],
             None if self.tokens is None else self.tokens[i],
+            UNDETERMINED if text is None else detect_language(text),
         )
 
 
@@ -49,9 +53,13 @@ class Query:
         vector: Its primary-encoder vector.
         second: Its second-encoder vector, if that encoder is on.
         tokens: Its token states, if the token channel is on.
+        lang: The language its text is written in (``und``: too short to tell, or no text).
+            The text tells it better than the vector, whose nearest language centroid a name
+            of another script can sway.
     """
 
     text: str | None
     vector: np.ndarray
     second: np.ndarray | None = None
     tokens: np.ndarray | None = None
+    lang: str = UNDETERMINED

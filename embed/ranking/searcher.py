@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -46,7 +47,8 @@ from embed.index.format import (
     expected_spec,
 )
 from embed.ingest.chunking import Chunk
-from embed.ingest.language import UNDETERMINED, detect_language
+from embed.ingest.language import UNDETERMINED
+from embed.ingest.languages import encoder_languages
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.channels import (
@@ -178,7 +180,7 @@ class Searcher:
         doc_id: str,
         paragraph: int,
         k: int = 10,
-        lang: str | None = None,
+        lang: str | Collection[str] | None = None,
         filters: DocumentFilter | None = None,
     ) -> tuple[Chunk, list[SearchResult]] | None:
         """Passages that say the same as a stored one, or related things, best first.
@@ -190,7 +192,7 @@ class Searcher:
             doc_id: The passage's document.
             paragraph: Its paragraph number in that document.
             k: Number of results.
-            lang: Keep only passages in this language, if given.
+            lang: Keep only passages in this language (or these), if given.
             filters: Keep only passages of the documents these allow, if given.
 
         Returns:
@@ -220,6 +222,11 @@ class Searcher:
             embedded, k, lang, [passage.text], filters, leave_out=frozenset(rows)
         )
         return passage, found[0]
+
+    @cached_property
+    def language_counts(self) -> dict[str, int]:
+        """How many passages the index holds in each language."""
+        return dict(Counter(self.backend.chunk_languages().tolist()))
 
     @cached_property
     def filter_values(self) -> FilterValues:
@@ -315,6 +322,65 @@ class Searcher:
         )  # fmt: skip
 
     @cached_property
+    def _second_covers(self) -> tuple[np.ndarray, frozenset[str]] | None:
+        """Which rows the second encoder was trained on the language of, and those languages;
+        ``None`` when it covers every row (or there is none). A row of undetermined language
+        counts as covered."""
+        if self.second is None:
+            return None
+        covers = encoder_languages(self.second.name)
+        if covers is None:
+            return None
+        langs = np.asarray(self.backend.chunk_languages(), dtype=object)
+        mask = np.isin(langs, [*covers, UNDETERMINED])
+        if mask.all():
+            return None
+        skipped = Counter(langs[~mask].tolist())
+        logger.info(
+            "the second encoder (%s) was not trained on these languages, so its channels do not "
+            "score their passages: %s",
+            self.second.name,
+            ", ".join(f"{lang} ({n})" for lang, n in sorted(skipped.items())),
+        )
+        return mask, covers
+
+    @cached_property
+    def _row_languages(self) -> np.ndarray:
+        """The language of each row."""
+        return np.asarray(self.backend.chunk_languages(), dtype=object)
+
+    def _same_language(self, rows: np.ndarray, query_lang: str, vector: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` are in the query's language: the one its text is identified as,
+        else (too short to tell) the language group whose passages' mean vector is nearest.
+
+        The text decides where it can: with few passages per language a group's mean carries
+        its articles' topics, and the group nearest to a question is then the one holding its
+        answer, whatever the question's language.
+        """
+        if query_lang != UNDETERMINED:
+            return np.asarray(self._row_languages[rows] == query_lang)
+        correction = self._correction
+        assert correction is not None
+        return np.asarray(correction.groups[rows] == correction.query_group(vector))
+
+    def _coverage(self, rows: np.ndarray, query_lang: str) -> dict[str, np.ndarray] | None:
+        """Per channel, which of ``rows`` it scores (``None``: every channel scores all): the
+        second encoder's channels score neither a passage nor a query in a language it was not
+        trained on."""
+        found = self._second_covers
+        if found is None:
+            covers = encoder_languages(self.second.name) if self.second is not None else None
+            if covers is None or query_lang in covers or query_lang == UNDETERMINED:
+                return None
+            mask = np.zeros(len(rows), dtype=bool)
+        else:
+            mask, covers = found
+            mask = mask[rows]
+            if query_lang not in covers and query_lang != UNDETERMINED:
+                mask = np.zeros(len(rows), dtype=bool)
+        return {SECOND: mask, SECOND_SENTENCE: mask}
+
+    @cached_property
     def _channels(self) -> list[Channel]:
         """The channels fused, in a fixed order."""
         backend, correction = self.backend, self._correction
@@ -345,7 +411,7 @@ class Searcher:
         self,
         query: str,
         k: int = 10,
-        lang: str | None = None,
+        lang: str | Collection[str] | None = None,
         filters: DocumentFilter | None = None,
         group: bool = True,
     ) -> list[SearchResult]:
@@ -354,7 +420,8 @@ class Searcher:
         Args:
             query: Free text in any language the model knows.
             k: Number of results.
-            lang: Keep only passages in this language (ISO 639-1), if given.
+            lang: Keep only passages in this language (ISO 639-1), or in any of these, if
+                given.
             filters: Keep only passages of the documents these allow, if given.
             group: One result per fact: a passage and its translations are one result (see
                 :func:`~embed.ranking.grouping.one_per_fact`); ``False`` lists each passage on
@@ -372,7 +439,7 @@ class Searcher:
         self,
         queries: Sequence[str],
         k: int = 10,
-        lang: str | None = None,
+        lang: str | Collection[str] | None = None,
         filters: DocumentFilter | None = None,
         group: bool = True,
     ) -> list[list[SearchResult]]:
@@ -398,7 +465,7 @@ class Searcher:
         self,
         embedded: QueryEmbeddings,
         k: int = 10,
-        lang: str | None = None,
+        lang: str | Collection[str] | None = None,
         queries: Sequence[str] | None = None,
         filters: DocumentFilter | None = None,
         group: bool = True,
@@ -427,7 +494,8 @@ class Searcher:
         # Every product here is too small to split, and idle BLAS threads spin on the cores
         # that ONNX Runtime needs for the next query's encoders (docs/decisions.md).
         with blas_threads(1):
-            found = self.backend.candidates(vectors, wanted, RowFilter(lang, docs))
+            langs = None if lang is None else frozenset([lang] if isinstance(lang, str) else lang)
+            found = self.backend.candidates(vectors, wanted, RowFilter(langs, docs))
             return [
                 self._rank(
                     candidates,
@@ -468,12 +536,19 @@ class Searcher:
         highlights = channels.get(DENSE_SENTENCE)
         if highlights is None:
             highlights = self._highlights.score(query, scored)
+        query_lang = query.lang
+        covered = self._coverage(scored.rows, query_lang)
         fused = fuse(
             {name: scores.centred for name, scores in channels.items()},
             self.ranking.weights,
             self.ranking.fusion,
+            covered,
         )
         reported = {name: scores.raw for name, scores in channels.items()}
+        for name, mask in (covered or {}).items():
+            if name in reported:
+                # A result shows no score of a channel that could not score it.
+                reported[name] = np.where(mask, reported[name], np.nan)
         if self._tokens is not None and query.tokens is not None:
             fused, reported[TOKENS] = self._tokens.rerank(fused, query.tokens, scored.rows)
         if self._numbers is not None and query.text is not None:
@@ -489,9 +564,7 @@ class Searcher:
             if context[:own].any() and not context[:own].all():
                 fused = fused + self.ranking.context_offset * context
         if self._correction is not None and self._offsets_languages:
-            same = self._correction.groups[scored.rows] == self._correction.query_group(
-                query.vector
-            )
+            same = self._same_language(scored.rows, query_lang, query.vector)
             # Only the rows that can be results decide (a shift of all of them would change
             # nothing); their translations take the offset too, so that a passage cannot lose
             # it by taking the score of its twin in the query's language.
@@ -504,9 +577,6 @@ class Searcher:
         if leave_out:
             order = order[~np.isin(scored.rows[order], np.fromiter(leave_out, np.int64))]
         if group and self.ranking.use_translations:
-            # The text tells the query's language better than its vector, whose nearest
-            # language centroid a name of the other script can sway.
-            query_lang = detect_language(query.text) if query.text is not None else UNDETERMINED
             order = one_per_fact(self.backend, order, scored.rows, k, query_lang, self._roles)
         order = order[:k]
         best_spans = highlights.spans if highlights is not None else None

@@ -22,6 +22,7 @@ from starlette.datastructures import URL
 from starlette.routing import Match
 
 from embed import Chunk, Searcher, SearchResult
+from embed.ingest.languages import language_name
 from service.batching import Scope
 from service.deps import SearchContext, SearchContextDep, SearcherDep
 from service.documents import find_document
@@ -46,6 +47,7 @@ templates = Jinja2Templates(
     )
 )
 templates.env.globals["K_DEFAULT"] = K_DEFAULT
+templates.env.filters["language_name"] = language_name
 # The document field suggests ids from a datalist; past this many the list would weigh more
 # than the page it helps, and any id can still be typed.
 DOCUMENT_CHOICES = 1000
@@ -237,7 +239,7 @@ def _form_context(searcher: Searcher, params: FilterParams) -> dict[str, Any]:
     shown = heapq.nsmallest(DOCUMENT_CHOICES, documents)
     return {
         "params": params,
-        "languages": sorted(searcher.languages),
+        "languages": sorted(searcher.language_counts.items()),
         "documents": [(doc_id, documents[doc_id].get("title") or "") for doc_id in shown],
         "values": searcher.filter_values,
         "skipped": searcher.manifest.skipped,

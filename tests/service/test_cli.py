@@ -182,7 +182,7 @@ def test_serve_help_shows_the_defaults() -> None:
     [
         (
             ["--lang", "xx"],
-            "lang 'xx': the index has no passages in that language (it has: en, ru)",
+            "lang 'xx': the index has no passages in xx (it has: en, ru)",
         ),
         (["--source", "nowhere.example"], "source 'nowhere.example' matches 0 of 5 documents"),
         (["--json", "--format", "csv"], "--json and --format csv ask for two formats"),

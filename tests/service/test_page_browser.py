@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -114,7 +115,7 @@ def test_english_query_finds_a_russian_passage_marked_on_its_document_page(
 
         russian = page.locator('li.result[data-lang="ru"]').first
         expect(russian).to_be_visible()
-        expect(russian.locator(".lang")).to_have_text("ru")
+        expect(russian.locator(".lang")).to_have_text("Russian")
         expect(russian.locator(".score")).to_have_text(_SCORE)
         expect(russian.locator("p.passage mark")).not_to_be_empty()
         passage = russian.locator("p.passage").inner_text()
@@ -301,3 +302,41 @@ def test_document_page_goes_back_to_the_results_and_shows_translations_beside(
         results
     )
     expect(page.get_by_label("Language")).to_have_value("en")
+
+
+@pytest.fixture(scope="module")
+def regional_site(
+    regional_corpus: tuple[Path, Path], encoder: Encoder, second: TextEncoder | None
+) -> Iterator[str]:
+    """The service over short news items in nine languages; yields its URL."""
+    seeds, vectors = regional_corpus
+    with _serve(create_app(make_settings(vectors, seeds), encoder=encoder, second=second)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("lang", ["hy", "ka", "zh"])
+def test_the_machine_has_fonts_for_the_regions_scripts(lang: str) -> None:
+    # Debian's Noto fonts, installed with Chromium: without them these passages are boxes.
+    listed = subprocess.run(["fc-list", f":lang={lang}"], capture_output=True, text=True)
+    assert listed.returncode == 0 and "Noto" in listed.stdout
+
+
+def test_a_result_list_in_chinese_armenian_and_georgian_names_the_languages(
+    page: Page, regional_site: str
+) -> None:
+    # Every passage of the small corpus is listed, whatever its rank.
+    page.goto(regional_site + "/?q=summit+of+leaders+and+parliaments&k=20")
+    shown = {item.get_attribute("data-lang") for item in page.locator("li.result").all()}
+    assert {"zh", "hy", "ka"} <= shown
+    for lang, name, word in (("hy", "Armenian", "Երևանում"), ("ka", "Georgian", "საქართველოს"),
+                             ("zh", "Chinese", "上海合作组织")):  # fmt: skip
+        result = page.locator(f'li.result[data-lang="{lang}"]').first
+        expect(result.locator(".lang")).to_have_text(name)
+        expect(result.locator("p.passage")).to_contain_text(word)
+        box = result.locator("p.passage").bounding_box()
+        assert box is not None and box["width"] > 0 and box["height"] > 0
+    # The filter lists each language present by name, with its passages.
+    options = page.get_by_label("Language").locator("option").all_inner_texts()
+    assert "Armenian (2)" in options and "Georgian (2)" in options and "Chinese (2)" in options
+    assert "fi (2)" in options  # a language the product does not know shows as identified
+    assert _screenshot(page, "search-page-regional.png").stat().st_size > 0

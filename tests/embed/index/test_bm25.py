@@ -60,3 +60,39 @@ def test_terms_of_one_language_can_be_left_out() -> None:
     assert index.scores("the president Japarov")[2] > 0
     scores = index.scores("the president Japarov", shared)
     assert scores[2] == 0 and scores[0] > 0 and scores[1] > 0
+
+
+@pytest.mark.parametrize(
+    ("word", "lang"),
+    [("Tokayev", "en"), ("Токаев", "ru"), ("Тоқаев", "kk"), ("Токаєв", "uk"), ("तोकायेव", "hi")],
+)
+def test_a_name_meets_across_the_scripts_of_the_region(word: str, lang: str) -> None:
+    assert lexical_tokens(word, lang) == ["tokaev"]
+
+
+def test_russian_endings_are_stripped_from_russian_only() -> None:
+    # "Бишкеке" is Russian's locative; "Бишкекте" is Kazakh's, which the Russian rule would
+    # leave as a stem that no other spelling of the city shares anyway, but "-а" and "-ы" are
+    # Kazakh word endings it must not touch.
+    assert lexical_tokens("Бишкеке", "ru") == ["bishkek"]
+    assert lexical_tokens("Астана", "ru") == ["astan"]
+    assert lexical_tokens("Астана", "kk") == ["astana"]
+
+
+def test_each_language_takes_its_own_stemmer() -> None:
+    assert lexical_tokens("presidents", "en") == lexical_tokens("president", "en")
+    assert lexical_tokens("bakanları", "tr") == lexical_tokens("bakanlar", "tr")
+    # German has a stemmer, Uzbek has none: its words are kept whole.
+    assert lexical_tokens("Präsidenten", "de") == lexical_tokens("Präsident", "de")
+    assert lexical_tokens("prezidentlar", "uz") == ["prezidentlar"]
+
+
+def test_chinese_is_indexed_as_character_pairs() -> None:
+    assert len(lexical_tokens("上海合作组织", "zh")) == 5
+    # A Latin name beside Han characters is a word of its own.
+    assert "astana" in lexical_tokens("在Astana举行", "zh")
+
+
+def test_devanagari_words_keep_their_vowel_signs() -> None:
+    # Vowel signs are combining marks: a word must not fall apart at each of them.
+    assert len(lexical_tokens("कज़ाखस्तान के राष्ट्रपति", "hi")) == 3

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from razdel import sentenize
 
-from embed.ingest.chunking import CLAUSE_MIN_WORDS, Chunk, chunk_document, match_spans, split_text
+from embed.ingest.chunking import (
+    CLAUSE_MIN_WORDS,
+    Chunk,
+    chunk_document,
+    match_spans,
+    sentence_spans,
+    split_text,
+)
 from embed.ingest.documents import Document, read_document
 from embed.ingest.layout import parse_layout
 
@@ -428,3 +435,27 @@ def test_short_chunk_inherits_document_language(tmp_path: Path) -> None:
     assert doc.lang == "ru"
     # Alone, this title is too short to classify (py3langid says "bg").
     assert [c.lang for c in chunk_document(doc, words)] == ["ru", "ru"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ես գնացի։ Նա եկավ։ Մենք խոսեցինք։",
+        "मैं गया। वह आया। हमने बात की।",
+        "我去了。他来了！我们谈了？",
+        "من رفتم؟ او آمد۔ ہم نے بات کی۔",
+        "მე წავედი. ის მოვიდა. ჩვენ ვისაუბრეთ.",
+        "ฉันไปแล้ว เขามาแล้ว เราคุยกัน",
+    ],
+)
+def test_sentences_end_where_each_script_ends_them(text: str) -> None:
+    assert len(sentence_spans(text)) == 3
+
+
+def test_abbreviations_do_not_end_a_latin_or_cyrillic_sentence() -> None:
+    text = "В 2024 г. саммит прошёл в г. Астане. Его вёл Токаев. Mr. Smith met Dr. Jones."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "В 2024 г. саммит прошёл в г. Астане.",
+        "Его вёл Токаев.",
+        "Mr. Smith met Dr. Jones.",
+    ]

@@ -209,6 +209,7 @@ def test_sidecar_metadata(tmp_path: Path) -> None:
         url="https://example.org/a",
         publisher="24.kg",
         author="Jane Doe",
+        lang_given=True,
     )
 
 

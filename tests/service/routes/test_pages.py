@@ -165,7 +165,7 @@ def test_bad_filters_and_pages_show_the_message_in_the_page(client: TestClient) 
         (("date_from", "2024-13-40"),): "date_from must be a date as YYYY-MM-DD",
         (("date_from", "2024-06-01"), ("date_to", "2024-05-01")): "date_from (2024-06-01) is after",
         (("doc", "nope"),): "no document &#39;nope&#39; in the index",
-        (("lang", "xx"),): "the index has no passages in that language",
+        (("lang", "xx"),): "the index has no passages in xx",
         (("offset", "95"),): "offset + k is 105",
         (("k", "0"),): "k: Input should be greater than or equal to 1",
     }

@@ -145,6 +145,15 @@ def test_lang_filter_ignores_case_and_blank_means_any(client: TestClient) -> Non
     assert blank.status_code == 200
 
 
+def test_lang_filter_takes_several_languages(client: TestClient) -> None:
+    both = client.get("/search", params={"q": "security", "lang": "ru, EN", "k": 20})
+    one = client.get("/search", params={"q": "security", "lang": "ru,", "k": 20})
+
+    assert both.status_code == 200 and one.status_code == 200
+    assert {h["lang"] for h in both.json()["results"]} == {"en", "ru"}
+    assert {h["lang"] for h in one.json()["results"]} == {"ru"}
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize(
     ("params", "message"),
@@ -156,7 +165,9 @@ def test_lang_filter_ignores_case_and_blank_means_any(client: TestClient) -> Non
         ({"q": "x", "k": 0}, "k"),
         ({"q": "x", "k": 101}, "k"),
         ({"q": "x", "k": "ten"}, "k"),
-        ({"q": "x", "lang": "de"}, "lang 'de': the index has no passages in that language"),
+        ({"q": "x", "lang": "de"}, "lang 'de': the index has no passages in de"),
+        ({"q": "x", "lang": "en,de,xx"}, "lang 'en,de,xx': the index has no passages in de, xx"),
+        ({"q": "x", "lang": ","}, "lang ',': the index has no language code"),
         ({"q": "x", "lang": "x" * 17}, "lang"),
         ({"k": 3}, "q"),
         ({"q": "x", "query": "y"}, "query"),
