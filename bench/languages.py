@@ -47,6 +47,7 @@ from embed.settings import EmbedSettings, load_encoders
 file, data, workdir, seeds, queries, *sets = sys.argv[1:]
 spec = importlib.util.spec_from_file_location("bench_benchmarks", file)
 module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module  # its dataclasses look their module up
 spec.loader.exec_module(module)
 settings = EmbedSettings()
 encoder, second = load_encoders(settings)
@@ -77,7 +78,9 @@ def _scores(code: Path, data: Path, workdir: Path, sets: list[str]) -> list[dict
         sys.executable, "-c", _WORKER, str(BENCHMARKS_FILE), str(data), str(workdir),
         str(ROOT / "seeds"), str(SEED_QUERIES), *sets,
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=code, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the sets ranked by {code} failed:\n{done.stderr[-3000:]}")
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

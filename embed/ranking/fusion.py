@@ -161,7 +161,7 @@ def fuse(
     adds nothing to the others, whose sum is then scaled up to the full weight: a candidate is
     the weighted mean of the channels that can score it, so it neither wins nor loses for its
     language. Both rules were fitted on the pooled twelve-language XQuAD-dev by folds of
-    articles (docs/ranking.md, "Languages an encoder does not cover").
+    articles (docs/languages.md, "Fusion across languages").
 
     Args:
         channels: Raw scores per channel, all over the same candidates.

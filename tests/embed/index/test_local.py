@@ -22,7 +22,7 @@ def test_a_language_filter_fills_the_candidates_from_that_language_only(
     backend = searcher.backend
     vectors = searcher.embed_queries(["Совещание руководителей спецслужб"]).vectors
     for lang in ("en", "ru"):
-        found = backend.candidates(vectors, 10, RowFilter(lang))[0]
+        found = backend.candidates(vectors, 10, RowFilter(frozenset({lang})))[0]
         assert len(found.rows) == 10
         assert set(backend.chunk_languages()[found.rows].tolist()) == {lang}
         assert list(found.scores) == sorted(found.scores, reverse=True)
@@ -79,8 +79,9 @@ def test_a_filter_keeping_one_percent_of_100k_passages_ranks_as_an_index_of_them
     queries = _unit(5, 64, seed=1)
     for where in (
         RowFilter(docs=frozenset(f"d{doc:05d}" for doc in range(0, 5000, 100))),  # 1%
-        RowFilter("ru", frozenset(f"d{doc:05d}" for doc in range(0, 100))),  # 1%, half of it ru
-        RowFilter("en"),  # 50%, through the index with a selector
+        # 1%, half of it ru
+        RowFilter(frozenset({"ru"}), frozenset(f"d{doc:05d}" for doc in range(0, 100))),
+        RowFilter(frozenset({"en"})),  # 50%, through the index with a selector
     ):
         allowed = backend._allowed(where)
         expected = _ranked_alone(matrix, allowed, queries, 10)
