@@ -17,7 +17,8 @@ also keeps only the terms found in two languages or more, when its candidates ho
 languages (:meth:`LanguageCorrection.lexical_terms`).
 
 With a single language the offset is the same for every passage and the ranking does not move,
-so centering only starts when two languages have :data:`MIN_ROWS` passages each. Passages of
+so centering only starts when two languages have :data:`MIN_ROWS` passages each (and
+:data:`MIN_SHARE` of the index). Passages of
 undetermined language (``und``: mostly short ones) or of a language too rare to estimate (often
 a misdetection) join the language whose mean vector is nearest to theirs.
 """
@@ -40,6 +41,9 @@ from embed.index.format import (
 from embed.ingest.language import UNDETERMINED
 
 MIN_ROWS = 10
+# ... and this share of all passages: a dozen short sentences the identifier calls Ukrainian in a
+# thousand Russian ones are misdetections, and their mean is no language's (docs/languages.md).
+MIN_SHARE = 0.02
 # Passages per language whose MaxSim standardises the token channel (each costs a MaxSim per
 # query): fewer leave the spread too noisy, more change nothing (docs/ranking.md).
 TOKEN_SAMPLE = 16
@@ -60,10 +64,12 @@ def language_groups(langs: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarr
         vectors: The rows' embeddings (to place rows of undetermined or rare language).
 
     Returns:
-        ``(groups, n)``, or ``None`` when fewer than two languages have ``MIN_ROWS`` rows.
+        ``(groups, n)``, or ``None`` when fewer than two languages have ``MIN_ROWS`` rows and
+        ``MIN_SHARE`` of them all.
     """
     counts = Counter(langs)
-    known = sorted(lang for lang, n in counts.items() if lang != UNDETERMINED and n >= MIN_ROWS)
+    least = max(MIN_ROWS, MIN_SHARE * len(langs))
+    known = sorted(lang for lang, n in counts.items() if lang != UNDETERMINED and n >= least)
     if len(known) < 2:
         return None
     index = {lang: group for group, lang in enumerate(known)}

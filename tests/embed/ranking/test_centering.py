@@ -6,6 +6,7 @@ import numpy as np
 
 from embed.ranking.centering import (
     MIN_ROWS,
+    MIN_SHARE,
     LanguageCentroids,
     group_means,
     language_groups,
@@ -49,6 +50,17 @@ def test_one_known_language_turns_centering_off() -> None:
     # Undetermined rows and a rare misdetection do not make a second language.
     langs = ["ru"] * 40 + ["und"] * 7 + ["uk"] * (MIN_ROWS - 7)
     assert language_groups(langs, vectors) is None
+
+
+def test_a_language_of_a_tiny_share_of_the_index_makes_no_group() -> None:
+    rng = np.random.default_rng(3)
+    # A dozen rows in a thousand: more than MIN_ROWS, less than MIN_SHARE.
+    langs = ["ru"] * 988 + ["uk"] * 12
+    assert MIN_ROWS < 12 < MIN_SHARE * len(langs)
+    assert language_groups(langs, _unit(rng.normal(size=(1000, 16)))) is None
+    # The same dozen beside a hundred rows is a language of its own.
+    found = language_groups(langs[-112:], _unit(rng.normal(size=(112, 16))))
+    assert found is not None and found[1] == 2
 
 
 def test_undetermined_and_rare_rows_join_the_nearest_language() -> None:
