@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
@@ -27,6 +26,7 @@ import regex
 
 from embed.ingest.language import UNDETERMINED
 from embed.ingest.languages import LANGUAGES
+from embed.util.text import HAN, script_of
 
 # Digits and letters apart, so that "55th", "55-м" and "55" all yield the token "55"; a word
 # keeps its combining marks (Devanagari and Thai vowel signs, Arabic harakat); a run of Han
@@ -59,26 +59,16 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer(language)
 
 
-# Han characters: each run of them is indexed as its overlapping pairs.
-_HAN = regex.compile(r"\p{Han}")
 # How a Cyrillic word of a Russian text (or of one whose language is not known) loses its
 # ending; a stemmer's name otherwise.
 _RUSSIAN = "russian endings"
-
-
-def _script(word: str) -> str:
-    """``Latn``, ``Cyrl`` or ``other``, by the word's first letter."""
-    name = unicodedata.name(word[0], "")
-    return (
-        "Latn" if name.startswith("LATIN") else "Cyrl" if name.startswith("CYRILLIC") else "other"
-    )
 
 
 def _rule(script: str, lang: str) -> str | None:
     """How a word of ``script`` in a passage of ``lang`` is reduced: a Snowball stemmer, the
     Russian ending rule, or ``None`` (left whole)."""
     known = LANGUAGES.get(lang)
-    if known is None or lang == UNDETERMINED:
+    if known is None:
         # The rules the index had before it knew languages: English and Russian.
         return "english" if script == "Latn" else _RUSSIAN if script == "Cyrl" else None
     if lang == "ru":
@@ -121,11 +111,11 @@ def lexical_tokens(text: str, lang: str = UNDETERMINED) -> list[str]:
     """
     tokens = []
     for word in _WORD.findall(text):
-        if _HAN.match(word):
+        if HAN.match(word):
             pairs = [word[i : i + 2] for i in range(max(len(word) - 1, 1))]
             tokens += [_key(pair, None) for pair in pairs]
         else:
-            tokens.append(_key(word, _rule(_script(word), lang)))
+            tokens.append(_key(word, _rule(script_of(word[0]), lang)))
     return [key for key in tokens if key]
 
 

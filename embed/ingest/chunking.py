@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from embed.ingest.extracted import PAGE_BREAK
 from embed.ingest.formats import seed_format
 from embed.ingest.language import detect_language
 from embed.ingest.layout import Paragraph, parse_layout
+from embed.util.text import script_of
 
 __all__ = [
     "Chunk",
@@ -189,7 +189,7 @@ def _opens_caseless(text: str, at: int) -> bool:
     ...) begins at ``at``: a full stop before it ends a sentence."""
     if at >= len(text) or not text[at].isalpha():
         return False
-    return not unicodedata.name(text[at], "").startswith(("LATIN", "CYRILLIC", "GREEK"))
+    return script_of(text[at]) == "other"
 
 
 def match_spans(text: str) -> list[tuple[int, int]]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import threading
 import unicodedata
 
-import regex
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from embed.ingest.languages import LANGUAGES
+from embed.util.text import HAN
 
 __all__ = ["DOCUMENT_MIN_LETTERS", "MIN_CONFIDENCE", "MIN_LETTERS", "detect_language", "letters"]
 
@@ -36,7 +36,6 @@ MIN_CONFIDENCE = 0.5
 KNOWN_SHARE = 0.05
 
 _identifier: LanguageIdentifier | None = None
-_HAN = regex.compile(r"\p{Han}")
 _lock = threading.Lock()
 
 
@@ -56,7 +55,7 @@ def letters(text: str) -> int:
     (Devanagari and Thai vowel signs are marks, not letters), a Han character counting three
     (it is a syllable, often a word)."""
     count = sum(ch.isalpha() or unicodedata.category(ch) in ("Mn", "Mc") for ch in text)
-    return count + 2 * len(_HAN.findall(text))
+    return count + 2 * len(HAN.findall(text))
 
 
 # ISO 639-2 "undetermined": too short or too mixed to tell.

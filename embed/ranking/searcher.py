@@ -226,7 +226,7 @@ class Searcher:
     @cached_property
     def language_counts(self) -> dict[str, int]:
         """How many passages the index holds in each language."""
-        return dict(Counter(self.backend.chunk_languages().tolist()))
+        return dict(Counter(self._row_languages.tolist()))
 
     @cached_property
     def filter_values(self) -> FilterValues:
@@ -322,16 +322,24 @@ class Searcher:
         )  # fmt: skip
 
     @cached_property
-    def _second_covers(self) -> tuple[np.ndarray, frozenset[str]] | None:
-        """Which rows the second encoder was trained on the language of, and those languages;
-        ``None`` when it covers every row (or there is none). A row of undetermined language
-        counts as covered."""
-        if self.second is None:
-            return None
-        covers = encoder_languages(self.second.name)
+    def _row_languages(self) -> np.ndarray:
+        """The language of each row."""
+        return np.asarray(self.backend.chunk_languages(), dtype=object)
+
+    @cached_property
+    def _second_languages(self) -> frozenset[str] | None:
+        """The languages the second encoder was trained on (``None``: no limit known, or no
+        second encoder)."""
+        return encoder_languages(self.second.name) if self.second is not None else None
+
+    @cached_property
+    def _second_rows(self) -> np.ndarray | None:
+        """Which rows the second encoder was trained on the language of; ``None`` when it
+        covers every row. A row of undetermined language counts as covered."""
+        covers = self._second_languages
         if covers is None:
             return None
-        langs = np.asarray(self.backend.chunk_languages(), dtype=object)
+        langs = self._row_languages
         mask = np.isin(langs, [*covers, UNDETERMINED])
         if mask.all():
             return None
@@ -339,15 +347,10 @@ class Searcher:
         logger.info(
             "the second encoder (%s) was not trained on these languages, so its channels do not "
             "score their passages: %s",
-            self.second.name,
+            self.second.name if self.second is not None else None,
             ", ".join(f"{lang} ({n})" for lang, n in sorted(skipped.items())),
         )
-        return mask, covers
-
-    @cached_property
-    def _row_languages(self) -> np.ndarray:
-        """The language of each row."""
-        return np.asarray(self.backend.chunk_languages(), dtype=object)
+        return mask
 
     def _same_language(self, rows: np.ndarray, query_lang: str, vector: np.ndarray) -> np.ndarray:
         """Which of ``rows`` are in the query's language: the one its text is identified as,
@@ -367,17 +370,15 @@ class Searcher:
         """Per channel, which of ``rows`` it scores (``None``: every channel scores all): the
         second encoder's channels score neither a passage nor a query in a language it was not
         trained on."""
-        found = self._second_covers
-        if found is None:
-            covers = encoder_languages(self.second.name) if self.second is not None else None
-            if covers is None or query_lang in covers or query_lang == UNDETERMINED:
-                return None
+        covers = self._second_languages
+        if covers is None:
+            return None
+        if query_lang != UNDETERMINED and query_lang not in covers:
             mask = np.zeros(len(rows), dtype=bool)
+        elif self._second_rows is None:
+            return None
         else:
-            mask, covers = found
-            mask = mask[rows]
-            if query_lang not in covers and query_lang != UNDETERMINED:
-                mask = np.zeros(len(rows), dtype=bool)
+            mask = self._second_rows[rows]
         return {SECOND: mask, SECOND_SENTENCE: mask}
 
     @cached_property
@@ -536,8 +537,7 @@ class Searcher:
         highlights = channels.get(DENSE_SENTENCE)
         if highlights is None:
             highlights = self._highlights.score(query, scored)
-        query_lang = query.lang
-        covered = self._coverage(scored.rows, query_lang)
+        covered = self._coverage(scored.rows, query.lang)
         fused = fuse(
             {name: scores.centred for name, scores in channels.items()},
             self.ranking.weights,
@@ -564,7 +564,7 @@ class Searcher:
             if context[:own].any() and not context[:own].all():
                 fused = fused + self.ranking.context_offset * context
         if self._correction is not None and self._offsets_languages:
-            same = self._same_language(scored.rows, query_lang, query.vector)
+            same = self._same_language(scored.rows, query.lang, query.vector)
             # Only the rows that can be results decide (a shift of all of them would change
             # nothing); their translations take the offset too, so that a passage cannot lose
             # it by taking the score of its twin in the query's language.
@@ -577,7 +577,7 @@ class Searcher:
         if leave_out:
             order = order[~np.isin(scored.rows[order], np.fromiter(leave_out, np.int64))]
         if group and self.ranking.use_translations:
-            order = one_per_fact(self.backend, order, scored.rows, k, query_lang, self._roles)
+            order = one_per_fact(self.backend, order, scored.rows, k, query.lang, self._roles)
         order = order[:k]
         best_spans = highlights.spans if highlights is not None else None
         return [
