@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # Format versions: bump one when what it names changes for the same input, so that a rebuild
 # makes that part anew instead of reusing it.
 FORMAT_VERSION = 1  # the folder layout and manifest
-READER_VERSION = 2  # how a seed file becomes a document record (embed/ingest/), in its digest
+READER_VERSION = 3  # how a seed file becomes a document record (embed/ingest/), in its digest
 CHUNKER_VERSION = 3  # chunks and the spans they are matched by (embed/ingest/chunking.py)
 TOKENS_VERSION = 2  # which token states are kept, and how (embed/models/tokens.py)
 LEXICAL_VERSION = 3  # the BM25 tokenizer (embed/index/bm25.py)

@@ -77,3 +77,47 @@ def test_headings_stay_passages(tmp_path: Path) -> None:
 )
 def test_unreadable_markdown_is_refused(tmp_path: Path, data: bytes, reason: str) -> None:
     assert_refused(read_markdown, tmp_path, "bad.md", data, reason)
+
+
+FRONT_MATTER = """---
+title: "Совет руководителей органов безопасности"
+date: 2024-10-04
+language: KK
+author: Press service
+tags: [cis, security]
+---
+# Кеңес Бішкекте өтті
+
+ТМД елдерінің қауіпсіздік органдары басшылары кеңесінің 54-ші отырысы Бішкекте өтті.
+"""
+
+
+def test_front_matter_is_metadata_not_text(tmp_path: Path) -> None:
+    extracted = read_markdown(FRONT_MATTER.encode())
+    assert extracted.text.split("\n\n")[0] == "Кеңес Бішкекте өтті"
+    assert extracted.meta == {
+        "title": "Совет руководителей органов безопасности",
+        "date": "2024-10-04",
+        "lang": "kk",
+        "author": "Press service",
+    }
+    (tmp_path / "kk.md").write_text(FRONT_MATTER, encoding="utf-8")
+    doc = read_document(tmp_path / "kk.md", tmp_path)
+    # The given language wins over identification, and every passage inherits it.
+    assert (doc.lang, doc.lang_given, doc.date) == ("kk", True, "2024-10-04")
+    assert {c.lang for c in chunk_document(doc, lambda t: len(t.split()))} == {"kk"}
+
+
+@pytest.mark.parametrize(
+    ("front", "reason"),
+    [
+        ("title: [a, b]", "front matter 'title' must be a string"),
+        ("date: next week", "front matter 'date' is not an ISO date"),
+        ("- just\n- a list", "malformed front matter: expected a mapping"),
+        ("title: 'unclosed", "malformed front matter"),
+    ],
+    ids=["list-title", "bad-date", "not-a-mapping", "bad-yaml"],
+)
+def test_bad_front_matter_is_refused(tmp_path: Path, front: str, reason: str) -> None:
+    data = f"---\n{front}\n---\n# Title\n\nSome text of the article.\n".encode()
+    assert_refused(read_markdown, tmp_path, "bad.md", data, reason)
