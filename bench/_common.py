@@ -271,7 +271,7 @@ def bench_indexes(
 ) -> list[tuple[str, Path]]:
     """The benchmarks' indexes by name: the seeds (brought up to date by the real
     ``rebuild_index``) and, when ``rows`` is not 0, :func:`synthetic_index` of that many chunks."""
-    from embed.index.build import rebuild_index
+    from embed.indexing.rebuild import rebuild_index
 
     indexes = [("seeds", workdir / "seeds-vectors")]
     rebuild_index(SEEDS, indexes[0][1], encoder, second=second)
@@ -291,14 +291,16 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
     Each chunk has as many token states as e5 makes of its text, random unit vectors stored as
     a build stores them (int8, read through a memory map), so that the token channel costs
     what it would. The build is written by
-    :func:`embed.index.store.write_build` with the real models' identities, and the FAISS index is
+    :func:`embed.store.builds.write_build` with the real models' identities, and the FAISS index is
     chosen by corpus size as rebuild does. Reused when ``vectors`` already holds one of
     ``rows`` chunks with token states, chunked by this version.
     """
-    from embed.index import format as build_format
-    from embed.index.bm25 import LexicalIndex
-    from embed.index.faiss_index import build_faiss_index
-    from embed.index.format import (
+    from embed.ingest.chunking import Chunk, match_spans
+    from embed.store import format as build_format
+    from embed.store.bm25 import LexicalIndex
+    from embed.store.builds import StoredChunk, current_build, read_manifest, write_build
+    from embed.store.faiss_index import build_faiss_index
+    from embed.store.format import (
         EMBEDDINGS,
         LEXICAL_DIR,
         SECOND_EMBEDDINGS,
@@ -310,8 +312,6 @@ def synthetic_index(vectors: Path, rows: int, encoder: Any, second: Any | None) 
         TOKEN_STATES,
         TRANSLATIONS,
     )
-    from embed.index.store import StoredChunk, current_build, read_manifest, write_build
-    from embed.ingest.chunking import Chunk, match_spans
 
     expected = build_format.expected_spec(encoder, second)
     live = current_build(vectors)
@@ -377,9 +377,9 @@ def _random_token_states(
     Returns:
         The scratch file of the int8 codes, the scales and the offsets.
     """
-    from embed.index.format import TOKEN_STATES
-    from embed.index.store import scratch_path, write_stacked
     from embed.models.tokens import QuantisedTokens
+    from embed.store.builds import scratch_path, write_stacked
+    from embed.store.format import TOKEN_STATES
 
     overhead = encoder.count_tokens("")  # prompt and special tokens
     lengths = np.array([encoder.count_tokens(c.chunk.text) - overhead for c in chunks])

@@ -47,9 +47,9 @@ from _common import (
 from floor import gflops, sgemm_gflops
 
 from embed.evaluation.benchmarks import _read_xquad, write_corpus
-from embed.index.build import rebuild_index
-from embed.index.store import load_index
+from embed.indexing.rebuild import rebuild_index
 from embed.settings import EmbedSettings, load_encoders
+from embed.store.builds import load_index
 
 BACKENDS = ("torch", "onnx")
 

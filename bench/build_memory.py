@@ -32,7 +32,7 @@ from typing import Any
 from _common import ROOT, SEEDS, header, rss_mb, table
 
 from embed.evaluation.benchmarks import _read_xquad, write_corpus
-from embed.index.store import current_build
+from embed.store.builds import current_build
 
 _CLI = "from service.cli import app; app()"
 
@@ -73,7 +73,7 @@ def rebuild(source: Path, seeds: Path, vectors: Path) -> dict[str, float]:
 _LOAD = """
 import sys, time
 from pathlib import Path
-from embed.index.store import load_index
+from embed.store.builds import load_index
 started = time.perf_counter()
 load_index(Path(sys.argv[1]))
 print(time.perf_counter() - started)

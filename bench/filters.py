@@ -8,7 +8,7 @@ ranking, unfiltered and with a ``doc`` filter allowing 1%, 10% and 50% of the do
 100th, 10th and 2nd), alternating one block of queries per case for ``--rounds`` rounds after a
 warm-up pass. It prints p50 and p95 per case, the ratio of each p50 to the unfiltered one, how
 the candidates were found (an exact scan of the allowed rows up to
-``embed.index.local.EXACT_SCAN_ROWS``, else HNSW with a selector), and the fewest results a
+``embed.backends.local.EXACT_SCAN_ROWS``, else HNSW with a selector), and the fewest results a
 filtered query returned (a filter applied after a fixed-depth search would return fewer).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _common import header, percentiles, seed_queries, synthetic_index, table
 
-from embed.index.local import EXACT_SCAN_ROWS
+from embed.backends.local import EXACT_SCAN_ROWS
 from embed.ranking.filters import DocumentFilter
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders

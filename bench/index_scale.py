@@ -10,7 +10,7 @@ changed:
 * ``load_index``: every file read and checked against its checksum (start-up, ``POST /reload``);
   median of ``--runs`` loads in this process, the files in the page cache after the first; the
   checksums alone, and SHA-256 over the same files for comparison.
-* ``align_parallel`` (``embed/index/alignment.py``), over the first N chunks of each
+* ``align_parallel`` (``embed/indexing/alignment.py``), over the first N chunks of each
   ``--sizes``: FAISS
   candidates of the other language for every chunk, MaxSim checks of the close pairs; then the
   same as the next rebuild runs it after one chunk changed, the other chunks' candidates taken
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 from _common import header, synthetic_index, table
 
-from embed.index.alignment import Carried, align_parallel, find_candidates
-from embed.index.store import current_build, load_index, read_manifest
-from embed.index.token_store import TokenStates
+from embed.indexing.alignment import Carried, align_parallel, find_candidates
 from embed.settings import EmbedSettings, load_encoders
+from embed.store.builds import current_build, load_index, read_manifest
+from embed.store.token_states import TokenStates
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ import importlib.util, json, sys
 from dataclasses import asdict
 from pathlib import Path
 from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
-from embed.index.build import rebuild_index
+from embed.indexing.rebuild import rebuild_index
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
 

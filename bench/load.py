@@ -30,8 +30,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from embed.index.format import StoreError
-from embed.index.store import BUILDS, current_build, read_manifest
+from embed.store.builds import BUILDS, current_build, read_manifest
+from embed.store.format import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = [

@@ -3,7 +3,7 @@ arrays copied into the process's memory, interleaved in one process.
 
     python bench/memory_maps.py [--rows 100000] [--queries 400] [--workdir DIR]
 
-``embed.index.store.load_index`` maps every ``.npy`` of a build, so that at 100k passages a
+``embed.store.builds.load_index`` maps every ``.npy`` of a build, so that at 100k passages a
 gigabyte of
 vectors is evictable page cache rather than memory of the service's own (``bench/memory.py``
 reports both). The price would be in the gathers of the candidates' rows; this measures it on
@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 from _common import bench_indexes, header, percentiles, seed_queries, table
 
-from embed.index.format import TOKEN_STATES
-from embed.index.local import LocalIndex
-from embed.index.store import load_index
+from embed.backends.local import LocalIndex
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
+from embed.store.builds import load_index
+from embed.store.format import TOKEN_STATES
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from embed.cli import run_eval
 from embed.evaluation.benchmarks import BENCHMARKS, benchmark_searcher, write_corpus
 from embed.evaluation.metrics import evaluate
-from embed.index.build import rebuild_index
+from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder
 from embed.ranking.fusion import DEFAULT_WEIGHTS, LEXICAL, TOKENS, RankingConfig
 from embed.settings import EmbedSettings, load_encoders

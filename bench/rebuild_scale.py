@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from _common import clustered_unit_vectors, header, seed_sentences, table
 
-from embed.index.build import BuildSummary, rebuild_index
+from embed.indexing.rebuild import BuildSummary, rebuild_index
 from embed.models.encoder import Encoder
 from embed.models.usem import UsemEncoder
 from embed.settings import EmbedSettings, load_encoders

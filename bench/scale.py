@@ -13,7 +13,7 @@ Real embeddings are easier than this; the parameters chosen from it have a margi
 Ground truth is the exact top 10 of ``IndexFlatIP``. Latency is one query at a time (p50 over
 the first ``--timed`` queries), as the service searches; FAISS uses all cores (2 here). Memory
 is the serialised index size. ``Flat`` is also timed over the first ``--flat-sizes`` rows, which
-is where the automatic choice of ``embed/index/faiss_index.py`` switches away from exact search.
+is where the automatic choice of ``embed/store/faiss_index.py`` switches away from exact search.
 HNSW is built over the first ``--hnsw-rows`` rows (all of them by default; its own ground truth).
 """
 

@@ -54,18 +54,18 @@ from _common import (
     worktree,
 )
 
+from embed.backends.local import LocalIndex
+from embed.backends.milvus import MilvusIndex
+from embed.backends.milvus_store import connect, publish_build
 from embed.cli import run_rebuild
 from embed.evaluation.benchmarks import BENCHMARKS, _read_xquad, benchmark_searcher, write_corpus
 from embed.evaluation.metrics import evaluate
-from embed.index.build import rebuild_index
-from embed.index.local import LocalIndex
-from embed.index.milvus_index import MilvusIndex
-from embed.index.milvus_store import connect, publish_build
-from embed.index.store import load_index
+from embed.indexing.rebuild import rebuild_index
 from embed.publish import publish_to_milvus
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
+from embed.store.builds import load_index
 
 
 def main() -> None:

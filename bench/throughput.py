@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _common import SEEDS, header, percentiles, seed_queries, server, table
 
-from embed.index.build import rebuild_index
+from embed.indexing.rebuild import rebuild_index
 from embed.settings import EmbedSettings, load_encoders
 
 

@@ -12,22 +12,12 @@ Build an index of a seeds folder and search it::
         print(result.rank, result.chunk.doc_id, result.chunk.text)
 
 The stages, in the order data flows through them: :mod:`embed.ingest` (documents to chunks),
-:mod:`embed.models` (encoders), :mod:`embed.index` (builds), :mod:`embed.ranking` (queries).
+:mod:`embed.models` (encoders), :mod:`embed.indexing` (changes to the index), written as
+:mod:`embed.store` describes and read through :mod:`embed.backends`, :mod:`embed.ranking` (queries).
 """
 
-from embed.index.build import BuildError, BuildSummary, SeedsMismatch, rebuild_index
-from embed.index.factory import BuildSource
-from embed.index.format import (
-    BackendUnavailable,
-    Compatibility,
-    Manifest,
-    ModelEntry,
-    ModelMismatchError,
-    SecondModelEntry,
-    SkippedSeed,
-    StoreError,
-)
-from embed.index.store import current_build
+from embed.backends.factory import BuildSource
+from embed.indexing.rebuild import BuildError, BuildSummary, SeedsMismatch, rebuild_index
 from embed.ingest.chunking import Chunk
 from embed.models.encoder import Encoder, TextEncoder
 from embed.models.install import ModelError
@@ -37,6 +27,17 @@ from embed.ranking.query import QueryEmbeddings
 from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, build_source, load_encoders
+from embed.store.builds import current_build
+from embed.store.format import (
+    BackendUnavailable,
+    Compatibility,
+    Manifest,
+    ModelEntry,
+    ModelMismatchError,
+    SecondModelEntry,
+    SkippedSeed,
+    StoreError,
+)
 from embed.util.tables import write_csv
 
 __all__ = [

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
-from embed.index.build import BuildError, BuildSummary, rebuild_index
-from embed.index.format import StoreError
+from embed.indexing.rebuild import BuildError, BuildSummary, rebuild_index
 from embed.models.install import DEFAULT_MODEL, ModelError, install_default_model
 from embed.ranking.filters import FilterError
 from embed.settings import EmbedSettings
+from embed.store.format import StoreError
 from embed.util.tables import markdown_table
 from embed.util.text import cyrillic_share
 

@@ -7,16 +7,16 @@ that readers never compute them over the corpus.
 
 from __future__ import annotations
 
-from embed.index.local import LocalIndex
-from embed.index.milvus_store import Publication, connect, publish_build
-from embed.index.store import load_index
+from embed.backends.local import LocalIndex
+from embed.backends.milvus_store import Publication, connect, publish_build
 from embed.ranking.centering import LanguageCorrection
 from embed.settings import EmbedSettings, milvus_token
+from embed.store.builds import load_index
 
 
 def publish_to_milvus(settings: EmbedSettings) -> Publication:
     """Publish the live build of ``settings.vectors_dir`` under ``settings.milvus_collection``:
-    only the rows Milvus lacks are sent (see :func:`~embed.index.milvus_store.publish_build`).
+    only the rows Milvus lacks are sent (see :func:`~embed.backends.milvus_store.publish_build`).
 
     Returns:
         Whether readers were switched to it (not when Milvus served it already), and how many

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from embed.index.factory import BuildSource, open_source
+from embed.backends.factory import BuildSource, open_source
 from embed.ingest.documents import MAX_SEED_BYTES
 from embed.models.encoder import Encoder, TextEncoder, make_encoder
 from embed.models.install import DEFAULT_MODEL, default_cache_dir
@@ -16,7 +16,7 @@ from embed.models.usem import NAME as USEM
 from embed.ranking.fusion import E5_WEAK_BELOW, E5_WEAK_WEIGHTS, RankingConfig
 
 if TYPE_CHECKING:
-    from embed.models.ray_engine import RayEngine
+    from embed.indexing.ray_engine import RayEngine
 
 
 class EmbedSettings(BaseSettings):
@@ -159,6 +159,6 @@ def passage_engine(settings: EmbedSettings) -> RayEngine | None:
     """The engine a rebuild embeds passages on, by ``settings.engine`` (``None``: in-process)."""
     if settings.engine != "ray":
         return None
-    from embed.models.ray_engine import RayEngine
+    from embed.indexing.ray_engine import RayEngine
 
     return RayEngine(settings.ray_address, temp_dir=settings.ray_temp_dir, cpus=settings.threads)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from embed.index.build import rebuild_index
+from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders

@@ -15,7 +15,7 @@ from pathlib import Path
 from razdel import sentenize
 
 from embed.evaluation.metrics import LabelledQuery, QuerySet
-from embed.index.build import rebuild_index
+from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.fusion import RankingConfig
 from embed.ranking.searcher import Searcher

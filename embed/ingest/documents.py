@@ -245,7 +245,7 @@ def read_document(path: Path, root: Path) -> Document:
 def source_digest(path: Path, root: Path, reader_version: int) -> str | None:
     """Identity of everything :func:`read_document` reads for ``path``: its place under
     ``root``, its bytes, its sidecar's bytes (or their absence), and the version of the reader
-    (see :data:`embed.index.format.READER_VERSION`).
+    (see :data:`embed.store.format.READER_VERSION`).
 
     Equal digests read to equal documents, so a rebuild need not parse a seed whose digest it
     has recorded (parsing is most of an unchanged rebuild's time on a large corpus).

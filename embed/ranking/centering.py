@@ -31,14 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embed.index.backend import IndexBackend
-from embed.index.format import (
+from embed.backends.base import IndexBackend
+from embed.ingest.language import UNDETERMINED
+from embed.store.format import (
     EMBEDDINGS,
     SECOND_EMBEDDINGS,
     SECOND_SENTENCE_EMBEDDINGS,
     SENTENCE_EMBEDDINGS,
 )
-from embed.ingest.language import UNDETERMINED
 
 MIN_ROWS = 10
 # ... and this share of all passages: a dozen short sentences the identifier calls Ukrainian in a
@@ -158,7 +158,7 @@ class LanguageCorrection:
     def of(cls, backend: IndexBackend) -> LanguageCorrection | None:
         """The correction for ``backend``'s passages; ``None`` when fewer than two languages
         have enough of them for centering to matter. A backend that stores it with the build
-        (:meth:`~embed.index.backend.IndexBackend.statistics`) is not read row by row."""
+        (:meth:`~embed.backends.base.IndexBackend.statistics`) is not read row by row."""
         stored = backend.statistics()
         if stored is not None:
             return cls.from_arrays(stored)

@@ -14,10 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
-from embed.index.backend import IndexBackend, SpanRuns
-from embed.index.format import EMBEDDINGS
+from embed.backends.base import IndexBackend, SpanRuns
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.query import Query
+from embed.store.format import EMBEDDINGS
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class _EncoderChannel:
     Attributes:
         name: The channel's name.
         backend: The index.
-        array: The build array scored (see :mod:`embed.index.format`).
+        array: The build array scored (see :mod:`embed.store.format`).
         second: Whether the array holds the second encoder's vectors (else the primary's).
         correction: The index's language correction, if any.
     """
@@ -137,7 +137,7 @@ class SentenceChannel(_EncoderChannel):
 
 @dataclass(frozen=True)
 class LexicalChannel:
-    """BM25 over a script-neutral form of the text (:mod:`embed.index.bm25`).
+    """BM25 over a script-neutral form of the text (:mod:`embed.store.bm25`).
 
     In a multilingual index a two-language candidate list is matched on the terms found in
     both languages only, and each score loses the query's mean over the row's language.

@@ -2,7 +2,7 @@
 
 A :class:`DocumentFilter` is resolved against the build's document records into the set of
 documents it allows; the index applies that set (with the language filter) inside its candidate
-search (:class:`~embed.index.backend.RowFilter`), so that a filter keeping few passages still
+search (:class:`~embed.backends.base.RowFilter`), so that a filter keeping few passages still
 returns as many results as it allows, ranked as an index of only those passages would rank them.
 """
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from embed.index.backend import IndexBackend
+from embed.backends.base import IndexBackend
 
 _NUMBER = re.compile(r"\d+")
 _ROW_CACHE = 1 << 16

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embed.index.backend import IndexBackend
+from embed.backends.base import IndexBackend
 from embed.ingest.language import UNDETERMINED
 from embed.ranking.roles import PassageRoles
 

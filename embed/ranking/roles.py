@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from embed.index.backend import IndexBackend
+from embed.backends.base import IndexBackend
 
 # Rows whose role is remembered; a role is read from the passage and its document once.
 _ROLE_CACHE = 1 << 16

@@ -3,7 +3,7 @@
 A query goes through a pipeline of small stages, each in its own module:
 
 1. embed: the encoders make the query's vectors and token states (:mod:`embed.ranking.query`);
-2. candidates: the index's nearest passages (:meth:`~embed.index.backend.IndexBackend.candidates`),
+2. candidates: the index's nearest passages (:meth:`~embed.backends.base.IndexBackend.candidates`),
    and their parallel passages (:mod:`embed.ranking.translations`);
 3. channels: each scores the candidates one way (:mod:`embed.ranking.channels`), less the
    language offset of each passage (:mod:`embed.ranking.centering`);
@@ -33,19 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embed.index.backend import Candidates, IndexBackend, RowFilter
-from embed.index.factory import open_backend
-from embed.index.format import (
-    EMBEDDINGS,
-    SECOND_EMBEDDINGS,
-    SECOND_SENTENCE_EMBEDDINGS,
-    SENTENCE_EMBEDDINGS,
-    Compatibility,
-    Manifest,
-    ModelMismatchError,
-    compatibility,
-    expected_spec,
-)
+from embed.backends.base import Candidates, IndexBackend, RowFilter
+from embed.backends.factory import open_backend
 from embed.ingest.chunking import Chunk
 from embed.ingest.language import UNDETERMINED
 from embed.ingest.languages import encoder_languages
@@ -77,6 +66,17 @@ from embed.ranking.results import SearchResult, StoredDocument, Translation
 from embed.ranking.roles import PassageRoles
 from embed.ranking.tokens import TokenReranker
 from embed.ranking.translations import best_of_translations, counterparts, with_counterparts
+from embed.store.format import (
+    EMBEDDINGS,
+    SECOND_EMBEDDINGS,
+    SECOND_SENTENCE_EMBEDDINGS,
+    SENTENCE_EMBEDDINGS,
+    Compatibility,
+    Manifest,
+    ModelMismatchError,
+    compatibility,
+    expected_spec,
+)
 from embed.util.blas import blas_threads
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class Searcher:
     """Answers queries against one index.
 
     Args:
-        backend: The index (see :func:`embed.index.factory.open_backend`).
+        backend: The index (see :func:`embed.backends.factory.open_backend`).
         encoder: The primary model; its checksum must match the one recorded in the build.
         second: The second encoder, used when the build has its vectors.
         ranking: Candidate depth, fusion method and channel weights.

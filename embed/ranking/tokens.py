@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embed.index.token_store import TokenSource
 from embed.ranking.centering import LanguageCorrection, standardise
 from embed.ranking.fusion import normalise
+from embed.store.token_states import TokenSource
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 translation.
 
 At build time each chunk is linked to the chunks of other languages that say the same thing
-(:mod:`embed.index.alignment`). At query time the candidates' translations are scored with them,
+(:mod:`embed.indexing.alignment`). At query time the candidates' translations are scored with them,
 so that an English question filtered to Russian passages reaches the Russian paragraph through
 its English twin, which it matches more easily.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from embed.index.backend import Candidates, IndexBackend
-from embed.index.format import EMBEDDINGS
+from embed.backends.base import Candidates, IndexBackend
 from embed.ranking.results import Translation
+from embed.store.format import EMBEDDINGS
 
 
 def with_counterparts(

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from embed.index.milvus_store import connect
-from embed.index.store import load_index
+from embed.backends.milvus_store import connect
 from embed.publish import publish_to_milvus
 from embed.settings import EmbedSettings
+from embed.store.builds import load_index
 from tests.distributed.server import MilvusProcess, in_loopback_namespace
 
 # The alias the seeds build is published under.

@@ -12,11 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embed.index.build import rebuild_index
-from embed.index.factory import MilvusSource
-from embed.index.format import SENTENCE_SPANS
-from embed.index.milvus_index import MilvusIndex
-from embed.index.milvus_store import (
+from embed.backends.factory import MilvusSource
+from embed.backends.milvus import MilvusIndex
+from embed.backends.milvus_store import (
     SLOTS,
     build_slot,
     live_build,
@@ -27,12 +25,14 @@ from embed.index.milvus_store import (
     span_ids,
     span_numbers,
 )
-from embed.index.store import IndexData, load_index
+from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from embed.publish import publish_to_milvus
 from embed.ranking.filters import DocumentFilter
 from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings
+from embed.store.builds import IndexData, load_index
+from embed.store.format import SENTENCE_SPANS
 from tests.conftest import checkout_env
 from tests.distributed.conftest import ALIAS, publish_settings
 
@@ -185,7 +185,7 @@ def test_publications_send_only_changes_switch_readers_at_once_and_resume_after_
 # while it writes rows.
 _SLOW_PUBLICATION = """
 import sys
-from embed.index import milvus_store
+from embed.backends import milvus_store
 from embed.publish import publish_to_milvus
 from embed.ranking.filters import DocumentFilter
 from embed.settings import EmbedSettings

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from embed.cli import run_rebuild
-from embed.index.format import EMBEDDINGS, SECOND_EMBEDDINGS, SENTENCE_EMBEDDINGS, TOKEN_STATES
-from embed.index.store import load_index
 from embed.settings import EmbedSettings
+from embed.store.builds import load_index
+from embed.store.format import EMBEDDINGS, SECOND_EMBEDDINGS, SENTENCE_EMBEDDINGS, TOKEN_STATES
 from tests.distributed.server import in_loopback_namespace
 
 # The arrays of one build made twice the same way, on two engines: the same graph runs, in
@@ -72,7 +72,7 @@ def test_a_ray_build_equals_the_in_process_one_and_sends_only_changes(
         seeds_dir=seeds, vectors_dir=tmp_path / "vectors", engine="ray",
         ray_temp_dir=ray_dir,
     )  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="embed.models.ray_engine"):
+    with caplog.at_level(logging.INFO, logger="embed.indexing.ray_engine"):
         summary = run_rebuild(settings, progress=False)
     assert f"reading {summary.documents + 1} seeds on" in caplog.text, "seeds are read on Ray"
     assert summary.embedded == summary.chunks and summary.spans_embedded == summary.spans
@@ -91,7 +91,7 @@ def test_a_ray_build_equals_the_in_process_one_and_sends_only_changes(
     edited = sorted(seeds.glob("*.txt"))[0]
     edited.write_text(edited.read_text("utf-8") + "\n\nA new closing paragraph.\n", "utf-8")
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="embed.models.ray_engine"):
+    with caplog.at_level(logging.INFO, logger="embed.indexing.ray_engine"):
         again = run_rebuild(settings, progress=False)
     assert again.changed and again.embedded == 1, "only the new paragraph goes to Ray"
     assert "reading 2 seeds on" in caplog.text, "only the edited seed and the refused one are read"

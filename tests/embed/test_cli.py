@@ -17,7 +17,7 @@ import typer
 from filelock import FileLock
 
 from embed.cli import user_errors
-from embed.index.store import LOCK_FILE
+from embed.store.builds import LOCK_FILE
 from tests.conftest import checkout_env
 
 XLSEARCH = str(Path(sys.executable).parent / "xlsearch")
@@ -69,7 +69,7 @@ def test_a_skipped_seed_is_named_once_on_stderr(
     assert done.returncode == 0, done.stderr
     assert "1 skipped" in done.stdout and "blank.txt" not in done.stdout
     assert [line for line in done.stderr.splitlines() if "blank.txt" in line] == [
-        f"WARNING embed.index.plan: skipped {seeds / 'blank.txt'}: empty file"
+        f"WARNING embed.indexing.plan: skipped {seeds / 'blank.txt'}: empty file"
     ]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from embed.index.build import rebuild_index
+from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from service.app import create_app
 from service.settings import ServiceSettings

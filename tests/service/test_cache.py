@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from embed.index.factory import LocalSource
+from embed.backends.factory import LocalSource
 from embed.ingest.chunking import Chunk
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.results import SearchResult

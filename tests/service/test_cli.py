@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from filelock import FileLock
 from typer.testing import CliRunner
 
-from embed.index.store import LOCK_FILE, current_build
+from embed.store.builds import LOCK_FILE, current_build
 from service.cli import app
 
 

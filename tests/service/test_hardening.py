@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from embed.index.store import CURRENT, current_build
+from embed.store.builds import CURRENT, current_build
 from service.settings import ServiceSettings
 from tests.service.conftest import make_settings
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from embed.index.store import current_build
+from embed.store.builds import current_build
 from tests.conftest import checkout_env
 from tests.service.conftest import NEW_DOC_QUERY, free_port
 
@@ -100,7 +100,9 @@ def test_an_edited_seed_is_searchable_as_soon_as_serve_starts(started: Started) 
 def test_a_skipped_seed_is_warned_about_once(started: Started) -> None:
     lines = [line for line in started.log.splitlines() if "blank.txt" in line]
 
-    assert lines == [f"WARNING embed.index.plan: skipped {started.seeds / 'blank.txt'}: empty file"]
+    assert lines == [
+        f"WARNING embed.indexing.plan: skipped {started.seeds / 'blank.txt'}: empty file"
+    ]
 
 
 def test_starting_logs_no_error_or_traceback(started: Started) -> None:

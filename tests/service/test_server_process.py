@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from embed.index.store import current_build
+from embed.store.builds import current_build
 from tests.service.conftest import NEW_DOC_ID, NEW_DOC_QUERY, NEW_DOC_TEXT, free_port
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from embed.index.factory import LocalSource
-from embed.index.store import CURRENT, current_build
+from embed.backends.factory import LocalSource
 from embed.models.encoder import Encoder, TextEncoder
+from embed.store.builds import CURRENT, current_build
 from service.state import IndexState
 from tests.service.conftest import NEW_DOC_ID, NEW_DOC_QUERY
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from embed.index.build import rebuild_index
-from embed.index.store import load_index
+from embed.indexing.rebuild import rebuild_index
 from embed.ingest.documents import MAX_SEED_BYTES
 from embed.models.encoder import Encoder
+from embed.store.builds import load_index
 
 SECRET = "TOP-SECRET-OUTSIDE-THE-CORPUS"
 

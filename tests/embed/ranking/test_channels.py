@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from embed.index.format import SENTENCE_EMBEDDINGS
 from embed.ranking.centering import LanguageCorrection
 from embed.ranking.channels import CandidateSet, SentenceChannel
 from embed.ranking.query import Query
 from embed.ranking.searcher import Searcher
+from embed.store.format import SENTENCE_EMBEDDINGS
 
 
 def _candidates(searcher: Searcher, query: str) -> tuple[CandidateSet, Query]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embed.index.build import rebuild_index
-from embed.index.factory import open_backend
+from embed.backends.factory import open_backend
+from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder
 from embed.ranking.roles import PassageRoles
 from embed.ranking.searcher import Searcher

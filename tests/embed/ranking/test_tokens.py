@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed.index.format import TokensEntry
-from embed.index.local import LocalIndex
-from embed.index.store import load_index
+from embed.backends.local import LocalIndex
 from embed.models.encoder import Encoder
 from embed.ranking.fusion import TOKENS, RankingConfig
 from embed.ranking.searcher import Searcher
 from embed.ranking.tokens import TokenReranker
+from embed.store.builds import load_index
+from embed.store.format import TokensEntry
 
 
 def test_a_build_with_earlier_token_states_is_ranked_without_them_and_says_so(

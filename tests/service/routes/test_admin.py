@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from embed.index.format import MANIFEST
-from embed.index.store import CURRENT, current_build
+from embed.store.builds import CURRENT, current_build
+from embed.store.format import MANIFEST
 from service.settings import ServiceSettings
 from tests.service.conftest import NEW_DOC_ID, NEW_DOC_QUERY, make_settings
 

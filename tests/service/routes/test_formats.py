@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from embed.index.build import BuildSummary, rebuild_index
+from embed.indexing.rebuild import BuildSummary, rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from service.app import create_app
 from tests.embed.ingest.pdfs import make_pdf

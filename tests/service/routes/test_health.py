@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from embed.index.store import current_build, read_manifest
 from embed.models.encoder import Encoder
+from embed.store.builds import current_build, read_manifest
 from service.settings import ServiceSettings
 from tests.service.conftest import make_settings
 
