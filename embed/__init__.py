@@ -19,6 +19,7 @@ The stages, in the order data flows through them: :mod:`embed.ingest` (documents
 from embed.backends.factory import BuildSource
 from embed.indexing.rebuild import BuildError, BuildSummary, SeedsMismatch, rebuild_index
 from embed.ingest.chunking import Chunk
+from embed.ingest.languages import language_name
 from embed.models.encoder import Encoder, TextEncoder
 from embed.models.install import ModelError
 from embed.ranking.filters import DocumentFilter, FilterError, FilterValues
@@ -69,6 +70,7 @@ __all__ = [
     "Translation",
     "build_source",
     "current_build",
+    "language_name",
     "load_encoders",
     "rebuild_index",
     "write_csv",

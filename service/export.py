@@ -13,7 +13,8 @@ from service.schemas import QueryResults, ResultFormat, SearchHit
 
 # The CSV's columns, in order: what a spreadsheet needs to read and cite a passage.
 CSV_COLUMNS = (
-    "rank", "doc_id", "title", "lang", "date", "paragraph", "page", "score", "text", "link",
+    "rank", "doc_id", "title", "lang", "language", "date", "paragraph", "page", "score", "text",
+    "link",
 )  # fmt: skip
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 # Excel reads a CSV without a byte-order mark in the system's legacy code page, and Cyrillic

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from embed import language_name
 from service.settings import DEFAULT_MAX_QUERY_CHARS
 
 K_DEFAULT = 10
@@ -143,7 +144,23 @@ class Highlight(BaseModel):
     end: int = Field(description="Offset just past the span's last character in `text`.")
 
 
-class TranslationRef(BaseModel):
+class _Named(BaseModel):
+    """A model with an ISO 639-1 ``lang`` that also says the language's name, for a reader who
+    does not know every code of the region (``ky``, ``tg``, ``hy``...)."""
+
+    if TYPE_CHECKING:
+        lang: str
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="English name of `lang` (e.g. `Kyrgyz`), or the code itself for a language "
+        "the product does not know."
+    )
+    @property
+    def language(self) -> str:
+        return language_name(self.lang)
+
+
+class TranslationRef(_Named):
     """A passage in another language that says the same thing."""
 
     doc_id: str = Field(description="Id of the document holding the counterpart.")
@@ -153,7 +170,7 @@ class TranslationRef(BaseModel):
     score: float = Field(description="Mean cosine between the two passages over the encoders.")
 
 
-class SearchHit(BaseModel):
+class SearchHit(_Named):
     """One ranked passage."""
 
     rank: int = Field(description="1-based position in the result list.")
@@ -257,7 +274,7 @@ class ParagraphOut(BaseModel):
     text: str = Field(description="The passage, whitespace-normalised.")
 
 
-class DocumentOut(BaseModel):
+class DocumentOut(_Named):
     """A document of the index."""
 
     doc_id: str = Field(description=DOC_ID)

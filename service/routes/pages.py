@@ -21,8 +21,7 @@ from pydantic import Field
 from starlette.datastructures import URL
 from starlette.routing import Match
 
-from embed import Chunk, Searcher, SearchResult
-from embed.ingest.languages import language_name
+from embed import Chunk, Searcher, SearchResult, language_name
 from service.batching import Scope
 from service.deps import SearchContext, SearchContextDep, SearcherDep
 from service.documents import find_document

@@ -9,7 +9,7 @@ import pytest
 from embed.ingest.chunking import chunk_document
 from embed.ingest.documents import discover_seeds, read_document
 from embed.ingest.language import detect_language
-from embed.ingest.languages import LANGUAGES
+from embed.ingest.languages import LANGUAGES, language_name
 
 SEEDS = Path(__file__).parents[3] / "seeds"
 EXPECTED_LANG = {
@@ -131,6 +131,16 @@ def test_a_language_the_product_does_not_know_keeps_its_label() -> None:
     )
     assert "fr" not in LANGUAGES
     assert detect_language(french) == "fr"
+    assert language_name("fr") == "fr"
+
+
+def test_every_supported_language_has_an_english_name() -> None:
+    assert (language_name("ky"), language_name("tg"), language_name("hy")) == (
+        "Kyrgyz",
+        "Tajik",
+        "Armenian",
+    )
+    assert all(language_name(code) not in {"", code} for code in LANGUAGES)
 
 
 def test_a_sidecar_language_wins_for_the_document_and_every_passage(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_document_has_metadata_text_and_numbered_paragraphs(
     source = (seeds_copy / f"{DOC}.txt").read_text(encoding="utf-8")
     assert doc["doc_id"] == DOC
     assert doc["title"] == "Sadyr Japarov meets with heads of special services of CIS member states"
-    assert (doc["date"], doc["lang"]) == ("2024-05-24T15:13", "en")
+    assert (doc["date"], doc["lang"], doc["language"]) == ("2024-05-24T15:13", "en", "English")
     assert doc["source"] == {"file": f"{DOC}.txt", "url": None}
     assert doc["link"] == f"http://testserver/view/{DOC}"
     assert doc["text"] == source

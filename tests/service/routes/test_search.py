@@ -20,7 +20,7 @@ BORTNIKOV_EN = "000_ede25ed87fc7c0a3"
 EN_QUERY = "Director of the FSB Bortnikov chaired the meeting"
 RU_QUERY = "Бортников поблагодарил Жапарова за теплый прием"
 HIT_FIELDS = {
-    "rank", "score", "text", "doc_id", "title", "lang", "date",
+    "rank", "score", "text", "doc_id", "title", "lang", "language", "date",
     "paragraph", "part", "page", "start", "end", "link", "source",
     "scores", "highlights", "translations",
 }  # fmt: skip
@@ -54,7 +54,11 @@ def test_search_returns_ranked_results_with_every_field(
         assert hit["page"] is None
         assert hit["text"].split()[0] in source[hit["start"] : hit["end"]]
         assert hit["text"].split()[-1] in source[hit["start"] : hit["end"]]
-        assert hit["lang"] in {"en", "ru"}
+        assert (hit["lang"], hit["language"]) in {("en", "English"), ("ru", "Russian")}
+        assert {(t["lang"], t["language"]) for t in hit["translations"]} <= {
+            ("en", "English"),
+            ("ru", "Russian"),
+        }
         assert hit["title"] and isinstance(hit["paragraph"], int)
         assert set(hit["scores"]) == CHANNELS
         assert 0 < hit["scores"]["dense"] <= 1 and 0 < hit["scores"]["tokens"] <= 1
@@ -367,7 +371,8 @@ def test_results_as_csv_for_spreadsheets(client: TestClient, how: str) -> None:
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(response.text.removeprefix("\ufeff"))))
     assert list(rows[0]) == [
-        "rank", "doc_id", "title", "lang", "date", "paragraph", "page", "score", "text", "link",
+        "rank", "doc_id", "title", "lang", "language", "date", "paragraph", "page", "score",
+        "text", "link",
     ]  # fmt: skip
     assert [row["rank"] for row in rows] == ["1", "2", "3"]
     json_hits = client.get("/search", params={"q": RU_QUERY, "k": 3}).json()["results"]
