@@ -81,7 +81,7 @@ def _rule(script: str, lang: str) -> str | None:
 
 # A word's key depends on the word and its rule alone, and words repeat (Zipf): each distinct
 # pair is keyed once rather than at every occurrence, which dominated indexing a large corpus
-# (docs/benchmarks.md, bench/rebuild_scale.py).
+# (docs/benchmarks.md, bench/archive.py).
 @lru_cache(maxsize=1 << 17)
 def _key(word: str, rule: str | None) -> str:
     from anyascii import anyascii

@@ -17,6 +17,7 @@ manifest's checksums match.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -368,15 +369,22 @@ def write_build(
 
 
 def _write_error(vectors_dir: Path, exc: OSError) -> StoreError:
-    """A write failure (a full disk, mostly) as a message that names the folder.
+    """A write failure (a full disk, mostly) as a message that names the folder and, for a full
+    disk, how much room a new build needs.
 
     ``write()`` errors carry no file name, so without this a full disk says only "[Errno 28] No
     space left on device", not where.
     """
-    return StoreError(
+    message = (
         f"cannot write a new build in {vectors_dir}: {exc.strerror or exc}; "
         "the previous index is untouched"
     )
+    live = current_build(vectors_dir) if exc.errno == errno.ENOSPC else None
+    if live is not None:
+        # A build is written whole beside the live one, so it needs about as much again.
+        size = sum(p.stat().st_size for p in live.rglob("*") if p.is_file())
+        message += f"; a new build needs about {size / 1e6:,.0f} MB free (the live build's size)"
+    return StoreError(message)
 
 
 def prune_builds(vectors_dir: Path, keep: int = 2) -> list[Path]:

@@ -337,6 +337,10 @@ def test_disk_full_is_a_clean_error_and_the_old_index_survives(
         assert code == 1, message
         assert "error:" in message and "No space left on device" in message
         assert f"cannot write a new build in {full}" in message
+        live = current_build(full)
+        assert live is not None
+        size = sum(p.stat().st_size for p in live.rglob("*") if p.is_file())
+        assert f"a new build needs about {size / 1e6:,.0f} MB free" in message
         assert "Traceback" not in message
         assert _staging(full) == []
         assert _snapshot(full, query) == before
