@@ -109,14 +109,19 @@ def lexical_tokens(text: str, lang: str = UNDETERMINED) -> list[str]:
         lang: Its language (ISO 639-1), which picks each word's stemmer; ``und`` analyses
             Latin words as English and Cyrillic ones as Russian.
     """
-    tokens = []
-    for word in _WORD.findall(text):
-        if HAN.match(word):
-            pairs = [word[i : i + 2] for i in range(max(len(word) - 1, 1))]
-            tokens += [_key(pair, None) for pair in pairs]
-        else:
-            tokens.append(_key(word, _rule(script_of(word[0]), lang)))
-    return [key for key in tokens if key]
+    return [key for word in _WORD.findall(text) for key in _word_keys(word, lang)]
+
+
+# A word's keys depend on the word and its passage's language alone: cached by that pair, a
+# repeated word costs one lookup instead of its script, its rule and its key.
+@lru_cache(maxsize=1 << 18)
+def _word_keys(word: str, lang: str) -> tuple[str, ...]:
+    if HAN.match(word):
+        pairs = [word[i : i + 2] for i in range(max(len(word) - 1, 1))]
+        keys = [_key(pair, None) for pair in pairs]
+    else:
+        keys = [_key(word, _rule(script_of(word[0]), lang))]
+    return tuple(key for key in keys if key)
 
 
 class LexicalIndex:

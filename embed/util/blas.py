@@ -13,8 +13,10 @@ from typing import Any
 
 @cache
 def _controller() -> Any:
-    # faiss carries an OpenBLAS of its own; loaded first, the controller limits it too.
+    # faiss and scipy (which sentence-transformers imports) carry OpenBLAS builds of their own:
+    # the controller only limits the libraries loaded before it is made.
     import faiss  # noqa: F401
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     # Discovering the BLAS libraries is the slow part; done once, each call only sets the limit.
