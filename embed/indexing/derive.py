@@ -15,9 +15,16 @@ import numpy as np
 from embed.indexing.alignment import Carried, Links, align_parallel, carried_rows, find_candidates
 from embed.indexing.embedding import Embedded
 from embed.indexing.plan import Plan
-from embed.store.bm25 import LexicalIndex
+from embed.indexing.reuse import NEW
+from embed.store.bm25 import LexicalIndex, PassageTokens, Reuse
 from embed.store.faiss_index import build_faiss_index
-from embed.store.format import ALIGNMENT_CANDIDATES, EMBEDDINGS, SECOND_EMBEDDINGS, IndexSpec
+from embed.store.format import (
+    ALIGNMENT_CANDIDATES,
+    EMBEDDINGS,
+    LEXICAL_DIR,
+    SECOND_EMBEDDINGS,
+    IndexSpec,
+)
 from embed.util.timing import timed
 
 
@@ -65,6 +72,23 @@ def _carried_candidates(plan: Plan, sources: np.ndarray) -> Carried | None:
     )
 
 
+def _lexical_reuse(plan: Plan) -> Reuse | None:
+    """The live build's BM25 tokens of the passages the new build keeps, when it has them and
+    analysed them as this version does; a passage whose language changed is analysed again."""
+    previous = plan.previous
+    if previous is None or not plan.reused("lexical"):
+        return None
+    tokens = PassageTokens.of_build(previous.arrays)
+    if tokens is None:
+        return None
+    sources = plan.sources.copy()
+    for row, (source, lang) in enumerate(zip(sources, plan.languages, strict=True)):
+        if source >= 0 and previous.chunks[source].chunk.lang != lang:
+            sources[row] = NEW
+    vocabulary = LexicalIndex.load(previous.path / LEXICAL_DIR, mmap=True).vocabulary
+    return Reuse(vocabulary, tokens, sources)
+
+
 def derive(plan: Plan, embedded: Embedded) -> Derived:
     """Build the FAISS index, the alignment and BM25 over the planned chunks' vectors."""
     matrix = embedded.arrays[EMBEDDINGS]
@@ -91,7 +115,6 @@ def derive(plan: Plan, embedded: Embedded) -> Derived:
         )
     with timed(seconds, "bm25"):
         lexical = LexicalIndex.build(
-            [stored.chunk.text for stored in plan.chunks],
-            [stored.chunk.lang for stored in plan.chunks],
+            [stored.chunk.text for stored in plan.chunks], langs, reuse=_lexical_reuse(plan)
         )
     return Derived(index, IndexSpec(**description), candidates, translations, lexical, seconds)

@@ -195,7 +195,11 @@ def _rebuild_locked(
         build = write_build(
             vectors_dir,
             index=derived.index,
-            arrays={**embedded.arrays, ALIGNMENT_CANDIDATES: derived.candidates},
+            arrays={
+                **embedded.arrays,
+                ALIGNMENT_CANDIDATES: derived.candidates,
+                **(derived.lexical.tokens.arrays() if derived.lexical.tokens else {}),
+            },
             chunks=plan.chunks,
             documents=plan.records,
             spec=spec,

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import regex
 
 from embed.ingest.language import UNDETERMINED
 from embed.ingest.languages import LANGUAGES
+from embed.store.format import LEXICAL_OFFSETS, LEXICAL_TOKENS
 from embed.util.text import HAN, script_of
 
 # Digits and letters apart, so that "55th", "55-м" and "55" all yield the token "55"; a word
@@ -124,34 +127,103 @@ def _word_keys(word: str, lang: str) -> tuple[str, ...]:
     return tuple(key for key in keys if key)
 
 
+@dataclass(frozen=True)
+class PassageTokens:
+    """Each passage's term ids in its index's vocabulary, kept with a build so that the next one
+    analyses only its new passages: passage ``i``'s are ``ids[offsets[i]:offsets[i + 1]]``."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def row(self, passage: int) -> list[int]:
+        ids: list[int] = self.ids[self.offsets[passage] : self.offsets[passage + 1]].tolist()
+        return ids
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The build arrays that hold them."""
+        return {LEXICAL_TOKENS: self.ids, LEXICAL_OFFSETS: self.offsets}
+
+    @classmethod
+    def of_build(cls, arrays: Mapping[str, np.ndarray]) -> PassageTokens | None:
+        """A build's passage tokens, or ``None`` for a build made before it kept them."""
+        if LEXICAL_TOKENS not in arrays or LEXICAL_OFFSETS not in arrays:
+            return None
+        return cls(arrays[LEXICAL_TOKENS], arrays[LEXICAL_OFFSETS])
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What a new index takes from the live one instead of analysing it again.
+
+    Attributes:
+        vocabulary: The live index's term ids, which the new one keeps (a term that no passage
+            has any more scores nothing: BM25 depends on the passages' terms, not on the ids).
+        tokens: The live index's passage tokens.
+        sources: Each new passage's row in the live index, or a negative number to analyse it.
+    """
+
+    vocabulary: Mapping[str, int]
+    tokens: PassageTokens
+    sources: np.ndarray
+
+
 class LexicalIndex:
     """BM25 (``bm25s``) over the lexical tokens of a fixed list of passages."""
 
-    def __init__(self, retriever: Any) -> None:
+    def __init__(self, retriever: Any, tokens: PassageTokens | None = None) -> None:
         self._retriever = retriever
+        self.tokens = tokens
 
     @classmethod
-    def build(cls, texts: Sequence[str], langs: Sequence[str] | None = None) -> LexicalIndex:
+    def build(
+        cls,
+        texts: Sequence[str],
+        langs: Sequence[str] | None = None,
+        reuse: Reuse | None = None,
+    ) -> LexicalIndex:
         """Index ``texts``, each analysed as its language in ``langs`` (all ``und`` if not
-        given); row ``i`` of every score vector is ``texts[i]``."""
+        given); row ``i`` of every score vector is ``texts[i]``.
+
+        Args:
+            texts: The passages.
+            langs: Their languages.
+            reuse: The live index's tokens of the passages it already holds.
+        """
         import bm25s
 
         # bm25s sets its own logger to DEBUG, which floods any root handler with index chatter.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        retriever = bm25s.BM25()
         langs = langs if langs is not None else [UNDETERMINED] * len(texts)
-        corpus = [lexical_tokens(t, lang) or ["\0"] for t, lang in zip(texts, langs, strict=True)]
-        retriever.index(bm25s.tokenization.Tokenized(*_to_ids(corpus)), show_progress=False)
-        return cls(retriever)
+        vocab: dict[str, int] = dict(reuse.vocabulary) if reuse is not None else {}
+        corpus: list[list[int]] = []
+        for row, (text, lang) in enumerate(zip(texts, langs, strict=True)):
+            if reuse is not None and reuse.sources[row] >= 0:
+                corpus.append(reuse.tokens.row(int(reuse.sources[row])))
+                continue
+            words = lexical_tokens(text, lang) or ["\0"]
+            corpus.append([vocab.setdefault(word, len(vocab)) for word in words])
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenization.Tokenized(corpus, vocab), show_progress=False)
+        offsets = np.zeros(len(corpus) + 1, dtype=np.int64)
+        np.cumsum([len(ids) for ids in corpus], out=offsets[1:])
+        ids = np.fromiter(chain.from_iterable(corpus), dtype=np.int32, count=int(offsets[-1]))
+        return cls(retriever, PassageTokens(ids, offsets))
+
+    @property
+    def vocabulary(self) -> Mapping[str, int]:
+        """Each term's id."""
+        vocab: Mapping[str, int] = self._retriever.vocab_dict
+        return vocab
 
     def save(self, folder: Path) -> None:
         self._retriever.save(str(folder))
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
+    def load(cls, folder: Path, mmap: bool = False) -> LexicalIndex:
+        """The index saved in ``folder`` (with ``mmap``, its score table memory-mapped)."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder)))
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap))
 
     def languages_per_term(self, groups: np.ndarray) -> np.ndarray:
         """For each term id, in how many language groups it occurs.
@@ -188,9 +260,3 @@ class LexicalIndex:
         if not ids:
             return np.zeros(n, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(ids), dtype=np.float32)
-
-
-def _to_ids(corpus: list[list[str]]) -> tuple[list[list[int]], dict[str, int]]:
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(token, len(vocab)) for token in doc] for doc in corpus]
-    return ids, vocab

@@ -41,6 +41,8 @@ TOKEN_STATES = "token_states"
 TOKEN_SCALES = "token_scales"
 TOKEN_OFFSETS = "token_offsets"
 ALIGNMENT_CANDIDATES = "alignment_candidates"
+LEXICAL_TOKENS = "lexical_tokens"  # each passage's BM25 term ids, which the next build reuses
+LEXICAL_OFFSETS = "lexical_offsets"
 
 # Tables, each saved as ``<name>.json``.
 TRANSLATIONS = "translations"

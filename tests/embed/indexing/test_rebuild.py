@@ -22,11 +22,13 @@ from embed.ranking.searcher import Searcher
 from embed.settings import EmbedSettings, load_encoders
 from embed.store import builds as store
 from embed.store import format as build_format
+from embed.store.bm25 import LexicalIndex, PassageTokens
 from embed.store.builds import LOCK_FILE, current_build, load_index
 from embed.store.format import (
     ALIGNMENT_CANDIDATES,
     CHUNKS_FILE,
     INDEX_FILE,
+    LEXICAL_DIR,
     MANIFEST,
     Counts,
     ModelMismatchError,
@@ -231,6 +233,19 @@ def test_editing_one_seed_embeds_only_its_new_paragraph(
         new, old = new_states[keys[stored.key]], old_states[row]
         assert np.array_equal(new.codes, old.codes) and np.array_equal(new.scales, old.scales)
     assert len(new_states.offsets) == summary.chunks + 1 and min(np.diff(new_states.offsets)) > 0
+    # The kept passages' BM25 tokens are the live build's, and BM25 scores as a cold index would.
+    old_tokens, new_tokens = (PassageTokens.of_build(d.arrays) for d in (before, after))
+    assert old_tokens is not None and new_tokens is not None
+    assert all(
+        new_tokens.row(keys[stored.key]) == old_tokens.row(row)
+        for row, stored in enumerate(before.chunks)
+    )
+    lexical = LexicalIndex.load(after.path / LEXICAL_DIR)
+    cold = LexicalIndex.build(
+        [s.chunk.text for s in after.chunks], [s.chunk.lang for s in after.chunks]
+    )
+    for query in ["учения на озере Иссык-Куль", "Bortnikov chaired the meeting", "Tokayev"]:
+        assert np.allclose(lexical.scores(query), cold.scores(query), atol=1e-6), query
     top = Searcher.load(vectors, encoder, second).search("учения на озере Иссык-Куль", k=1)[0]
     assert "Issyk-Kul" in top.chunk.text and top.chunk.doc_id == "004_c2ed28fc8de17507"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed.store.bm25 import LexicalIndex, lexical_tokens
+from embed.store.bm25 import LexicalIndex, Reuse, lexical_tokens
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,34 @@ def test_chinese_is_indexed_as_character_pairs() -> None:
 def test_devanagari_words_keep_their_vowel_signs() -> None:
     # Vowel signs are combining marks: a word must not fall apart at each of them.
     assert len(lexical_tokens("कज़ाखस्तान के राष्ट्रपति", "hi")) == 3
+
+
+def test_an_index_that_reuses_the_live_ones_tokens_scores_as_a_cold_one() -> None:
+    live_texts = [
+        "Президент Садыр Жапаров встретился с Бортниковым",
+        "Bortnikov chaired the meeting in Bishkek",
+        "The weather in Astana",
+        "Токаев провёл заседание в Астане",
+    ]
+    live = LexicalIndex.build(live_texts, ["ru", "en", "en", "ru"])
+    assert live.tokens is not None
+    # The weather passage deleted, Bortnikov's edited, a Kazakh one added; the rest kept.
+    texts = [live_texts[0], "Bortnikov chaired the 54th meeting", live_texts[3], "Тоқаев Астанада"]
+    langs = ["ru", "en", "ru", "kk"]
+    sources = np.array([0, -1, 3, -1])
+    reused = LexicalIndex.build(texts, langs, reuse=Reuse(live.vocabulary, live.tokens, sources))
+    cold = LexicalIndex.build(texts, langs)
+
+    assert reused.tokens is not None and reused.tokens.row(1) != live.tokens.row(1)
+    assert reused.tokens.row(0) == live.tokens.row(0)
+    assert reused.tokens.row(2) == live.tokens.row(3)
+    for query in ["Bortnikov meeting", "Токаев Астана", "weather", "Japarov 54th"]:
+        assert np.allclose(reused.scores(query), cold.scores(query), atol=1e-6), query
+    groups = np.array([0, 1, 0, 2])
+    shared_reused = reused.languages_per_term(groups)
+    shared_cold = cold.languages_per_term(groups)
+    for term, term_id in cold.vocabulary.items():
+        assert shared_reused[reused.vocabulary[term]] == shared_cold[term_id], term
+    # A term only the deleted passage had is still in the vocabulary and scores nothing.
+    assert lexical_tokens("weather", "en")[0] in reused.vocabulary
+    assert not reused.scores("weather").any()
