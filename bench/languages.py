@@ -36,15 +36,14 @@ BENCHMARKS_FILE = ROOT / "embed" / "evaluation" / "benchmarks.py"
 SEED_QUERIES = ROOT / "bench" / "queries" / "seeds.jsonl"
 
 # Run by each side's interpreter with that side's code first on the path: loads this checkout's
-# benchmark definitions by file, evaluates each set, prints the scores as JSON.
+# benchmark definitions by file, evaluates each set, prints the scores as JSON. Both import the
+# build and search through the public API, which a base from before a layout change has too.
 _WORKER = """
 import importlib.util, json, sys
 from dataclasses import asdict
 from pathlib import Path
+from embed import EmbedSettings, Searcher, load_encoders, rebuild_index
 from embed.evaluation.metrics import QuerySet, evaluate, read_jsonl
-from embed.indexing.rebuild import rebuild_index
-from embed.ranking.searcher import Searcher
-from embed.settings import EmbedSettings, load_encoders
 
 file, data, workdir, seeds, queries, *sets = sys.argv[1:]
 spec = importlib.util.spec_from_file_location("bench_benchmarks", file)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from razdel import sentenize
 
+from embed import rebuild_index
 from embed.evaluation.metrics import LabelledQuery, QuerySet
-from embed.indexing.rebuild import rebuild_index
 from embed.models.encoder import Encoder, TextEncoder
 from embed.ranking.fusion import RankingConfig
 from embed.ranking.searcher import Searcher

@@ -15,7 +15,6 @@ import numpy as np
 from embed.indexing.alignment import Carried, Links, align_parallel, carried_rows, find_candidates
 from embed.indexing.embedding import Embedded
 from embed.indexing.plan import Plan
-from embed.indexing.reuse import NEW
 from embed.store.bm25 import LexicalIndex, PassageTokens, Reuse
 from embed.store.faiss_index import build_faiss_index
 from embed.store.format import (
@@ -74,17 +73,16 @@ def _carried_candidates(plan: Plan, sources: np.ndarray) -> Carried | None:
 
 def _lexical_reuse(plan: Plan) -> Reuse | None:
     """The live build's BM25 tokens of the passages the new build keeps, when it has them and
-    analysed them as this version does; a passage whose language changed is analysed again."""
+    analysed them as this version does; a passage whose language changed (or a text repeated,
+    which :func:`carried_rows` leaves out too) is analysed again."""
     previous = plan.previous
     if previous is None or not plan.reused("lexical"):
         return None
     tokens = PassageTokens.of_build(previous.arrays)
     if tokens is None:
         return None
-    sources = plan.sources.copy()
-    for row, (source, lang) in enumerate(zip(sources, plan.languages, strict=True)):
-        if source >= 0 and previous.chunks[source].chunk.lang != lang:
-            sources[row] = NEW
+    old_langs = [stored.chunk.lang for stored in previous.chunks]
+    sources = carried_rows(plan.sources, old_langs, plan.languages)
     vocabulary = LexicalIndex.load(previous.path / LEXICAL_DIR, mmap=True).vocabulary
     return Reuse(vocabulary, tokens, sources)
 
